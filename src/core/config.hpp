@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/result.hpp"
+
+namespace office {
+
+/// Typed configuration of the office-suite server. Every key has a default;
+/// sources override in this order: defaults < YAML file < environment
+/// (OFFICE_<KEY>, dots as underscores, e.g. OFFICE_SERVER_LISTEN) < flags.
+/// Unknown keys in any source are rejected with a message naming the key.
+/// The full list of keys is in docs/configuration.md (generated from
+/// config_keys(); a test keeps them in step).
+struct Config {
+  struct Server {
+    std::string listen = "127.0.0.1:8080";  ///< host:port; port 0 binds a free port
+    std::string port_file;                   ///< if set, the bound port is written here
+    unsigned io_threads = 0;                 ///< 0 = number of cores
+    unsigned worker_threads = 2;             ///< pool for CPU-heavy handlers (password hashing)
+    std::uint64_t max_body_bytes = 1 << 20;
+    std::uint64_t max_header_bytes = 16 << 10;
+    std::uint64_t ws_max_message_bytes = 1 << 20;
+    std::uint64_t ws_max_queued_bytes = 8 << 20;
+    std::uint64_t request_timeout_ms = 10'000;
+    std::uint64_t idle_timeout_ms = 60'000;
+    std::uint64_t shutdown_grace_ms = 10'000;
+    bool access_log = true;
+  } server;
+  std::string data_dir = "./data";
+  struct Log {
+    std::string level = "info";   ///< trace, debug, info, warn, error, off
+    std::string format = "json";  ///< json or text
+  } log;
+  struct Auth {
+    std::string issuer = "office-suite";
+    std::string audience = "office-suite";
+    std::uint64_t access_ttl_s = 900;           ///< access token lifetime
+    std::uint64_t refresh_ttl_s = 30 * 86400;   ///< refresh token lifetime
+    std::string jwt_secret;  ///< HS256 key; empty = generated once into <data_dir>/jwt.key
+  } auth;
+  struct Admin {
+    std::string email = "admin@example.com";  ///< first admin, created on an empty database
+    std::string password;                      ///< empty = a generated one, printed once
+  } admin;
+};
+
+struct ConfigKey {
+  std::string key;       ///< "server.listen"
+  std::string env;       ///< "OFFICE_SERVER_LISTEN"
+  std::string type;      ///< "string", "uint", "bool"
+  std::string help;
+  std::string default_value;
+};
+
+/// Every configuration key with its type, help and default.
+std::vector<ConfigKey> config_keys();
+
+/// Sets one key from its string form. Errors (kInvalidArgument) name the key:
+/// unknown key, or a value that does not parse as the key's type.
+Status set_config_value(Config& config, std::string_view key, std::string_view value);
+
+/// Applies a YAML document (nested maps; leaves are scalars). `origin` names
+/// the source in error messages (e.g. the file path).
+Status apply_config_yaml(Config& config, std::string_view yaml_text, std::string_view origin);
+
+/// Applies OFFICE_* variables from `environ`-style "NAME=value" entries; any
+/// other variable is ignored, an unknown OFFICE_* variable is an error.
+Status apply_config_env(Config& config, const std::vector<std::string>& environment);
+
+/// Checks cross-field constraints (listen address form, log level, ...).
+Status validate_config(const Config& config);
+
+/// defaults < file (if given; unreadable -> error) < env < overrides (key, value).
+Result<Config> load_config(const std::optional<std::string>& file,
+                           const std::vector<std::string>& environment,
+                           const std::vector<std::pair<std::string, std::string>>& overrides);
+
+/// Splits "host:port" / "[v6]:port". Error names the value.
+Result<std::pair<std::string, std::uint16_t>> parse_listen_address(std::string_view listen);
+
+}  // namespace office

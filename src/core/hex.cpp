@@ -1,0 +1,87 @@
+#include "core/hex.hpp"
+
+namespace office {
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(bytes.size() * 2, '0');
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 15];
+  }
+  return out;
+}
+
+static int hex_value(char c, bool lower_only) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (!lower_only && c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+bool from_hex(std::string_view hex, std::span<std::uint8_t> out, bool lower_only) {
+  if (hex.size() != out.size() * 2) return false;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    int hi = hex_value(hex[2 * i], lower_only);
+    int lo = hex_value(hex[2 * i + 1], lower_only);
+    if (hi < 0 || lo < 0) return false;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return true;
+}
+
+static constexpr char kB64Url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  auto b = [&](std::size_t k) { return static_cast<std::uint8_t>(bytes[k]); };
+  for (; i + 2 < bytes.size(); i += 3) {
+    std::uint32_t v = b(i) << 16 | b(i + 1) << 8 | b(i + 2);
+    out += kB64Url[v >> 18 & 63];
+    out += kB64Url[v >> 12 & 63];
+    out += kB64Url[v >> 6 & 63];
+    out += kB64Url[v & 63];
+  }
+  if (bytes.size() - i == 1) {
+    std::uint32_t v = b(i) << 16;
+    out += kB64Url[v >> 18 & 63];
+    out += kB64Url[v >> 12 & 63];
+  } else if (bytes.size() - i == 2) {
+    std::uint32_t v = b(i) << 16 | b(i + 1) << 8;
+    out += kB64Url[v >> 18 & 63];
+    out += kB64Url[v >> 12 & 63];
+    out += kB64Url[v >> 6 & 63];
+  }
+  return out;
+}
+
+bool base64url_decode(std::string_view in, std::string& out) {
+  static const auto kTable = [] {
+    std::array<int, 256> t{};
+    t.fill(-1);
+    for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kB64Url[i])] = i;
+    return t;
+  }();
+  if (in.size() % 4 == 1) return false;
+  out.clear();
+  out.reserve(in.size() * 3 / 4);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (char c : in) {
+    int v = kTable[static_cast<unsigned char>(c)];
+    if (v < 0) return false;
+    acc = acc << 6 | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>(acc >> bits & 0xff);
+    }
+  }
+  // Leftover bits must be zero (canonical encoding).
+  return (acc & ((1u << bits) - 1)) == 0;
+}
+
+}  // namespace office
