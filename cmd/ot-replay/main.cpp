@@ -1,0 +1,181 @@
+// ot-replay [--via=op|splice] [--repeat=N] FILE.json.gz [FILE...]
+//
+// Replays each editing trace through office::ot::Document and prints one JSON
+// line per file:
+//   {"trace":"automerge-paper","patches":259778,"ms":T,"final_len":N,
+//    "final_sha256":"...","ok":true,"via":"op","peak_rss_kb":K,...}
+// Loading (gunzip + JSON) and building the ops happen outside the timed
+// region (ops are built in batches of 1024 just before they are applied). --via=op (default) applies each patch as a text-unicode op through
+// Document::apply, exactly the call the server makes for a client op;
+// --via=splice calls Document::erase/insert directly. With --repeat=N the
+// replay runs N times on fresh documents and "ms" is the fastest run
+// ("ms_median" is the median). Exits 1 if any result differs from endContent.
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "ot/document.hpp"
+#include "ot/op.hpp"
+#include "ot/trace.hpp"
+
+namespace {
+
+namespace ot = office::ot;
+
+std::string sha256_hex(const std::string& s) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
+  static const char* kHex = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < len; ++i) {
+    out.push_back(kHex[md[i] >> 4]);
+    out.push_back(kHex[md[i] & 15]);
+  }
+  return out;
+}
+
+long status_kb(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  const std::size_t n = std::strlen(field);
+  while (std::getline(in, line)) {
+    if (line.compare(0, n, field) == 0) return std::stol(line.substr(n + 1));
+  }
+  return -1;
+}
+
+std::string trace_name(const std::string& path) {
+  std::string base = path.substr(path.find_last_of('/') + 1);
+  for (const char* ext : {".gz", ".json"}) {
+    const std::size_t e = std::strlen(ext);
+    if (base.size() > e && base.compare(base.size() - e, e, ext) == 0) base.resize(base.size() - e);
+  }
+  return base;
+}
+
+struct RunResult {
+  double ms = 0;
+  std::string text;
+  std::uint64_t len = 0;
+  std::size_t doc_bytes = 0;
+  bool ok = true;
+  std::string error;
+};
+
+// Ops are built in batches outside the timed region and applied right after,
+// so each op is cache-warm as it is in the server right after decoding; only
+// Document::apply is timed.
+constexpr std::size_t kBatch = 1024;
+
+RunResult run_ops(const ot::Trace& trace) {
+  RunResult r;
+  ot::Document doc(trace.start_content);
+  std::vector<ot::Op> batch;
+  batch.reserve(kBatch);
+  std::chrono::steady_clock::duration elapsed{};
+  for (std::size_t i = 0; i < trace.patches.size() && r.ok; i += kBatch) {
+    batch.clear();
+    const std::size_t end = std::min(trace.patches.size(), i + kBatch);
+    for (std::size_t k = i; k < end; ++k) batch.push_back(ot::patch_to_op(trace, trace.patches[k]));
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const ot::Op& op : batch) {
+      if (ot::Status s = doc.apply(op); !s) {
+        r.ok = false;
+        r.error = s.error().message;
+        break;
+      }
+    }
+    elapsed += std::chrono::steady_clock::now() - t0;
+  }
+  r.ms = std::chrono::duration<double, std::milli>(elapsed).count();
+  r.len = doc.length();
+  r.doc_bytes = doc.allocated_bytes();
+  r.text = doc.to_string();
+  return r;
+}
+
+RunResult run_splice(const ot::Trace& trace) {
+  RunResult r;
+  ot::Document doc(trace.start_content);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const ot::TracePatch& p : trace.patches) {
+    if (p.del > 0) doc.erase(p.pos, p.del);
+    if (p.text_len > 0) doc.insert(p.pos, trace.text(p), p.text_cps);
+  }
+  const auto t1 = std::chrono::steady_clock::now();
+  r.ms = std::chrono::duration<double, std::milli>(t1 - t0).count();
+  r.len = doc.length();
+  r.doc_bytes = doc.allocated_bytes();
+  r.text = doc.to_string();
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string via = "op";
+  int repeat = 1;
+  std::vector<std::string> files;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a.rfind("--via=", 0) == 0) {
+      via = a.substr(6);
+    } else if (a.rfind("--repeat=", 0) == 0) {
+      repeat = std::max(1, std::atoi(a.c_str() + 9));
+    } else if (a == "-h" || a == "--help") {
+      std::cout << "usage: ot-replay [--via=op|splice] [--repeat=N] FILE.json.gz [FILE...]\n";
+      return 0;
+    } else {
+      files.push_back(a);
+    }
+  }
+  if (files.empty() || (via != "op" && via != "splice")) {
+    std::cerr << "usage: ot-replay [--via=op|splice] [--repeat=N] FILE.json.gz [FILE...]\n";
+    return 2;
+  }
+  bool all_ok = true;
+  for (const std::string& path : files) {
+    nlohmann::ordered_json out;
+    out["trace"] = trace_name(path);
+    auto trace = ot::load_trace(path);
+    if (!trace) {
+      out["ok"] = false;
+      out["error"] = trace.error().message;
+      std::cout << out.dump() << std::endl;
+      all_ok = false;
+      continue;
+    }
+    std::vector<double> times;
+    RunResult r;
+    for (int k = 0; k < repeat; ++k) {
+      r = via == "op" ? run_ops(*trace) : run_splice(*trace);
+      times.push_back(r.ms);
+    }
+    std::sort(times.begin(), times.end());
+    const bool ok = r.ok && r.text == trace->end_content;
+    all_ok = all_ok && ok;
+    out["patches"] = trace->patches.size();
+    out["ms"] = times.front();
+    if (repeat > 1) out["ms_median"] = times[times.size() / 2];
+    out["final_len"] = r.len;
+    out["final_sha256"] = sha256_hex(r.text);
+    out["ok"] = ok;
+    if (!r.error.empty()) out["error"] = r.error;
+    out["via"] = via;
+    out["final_bytes"] = r.text.size();
+    out["doc_alloc_bytes"] = r.doc_bytes;
+    out["peak_rss_kb"] = status_kb("VmHWM:");
+    std::cout << out.dump() << std::endl;
+  }
+  return all_ok ? 0 : 1;
+}

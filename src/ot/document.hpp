@@ -1,0 +1,95 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ot/op.hpp"
+#include "ot/result.hpp"
+
+namespace office::ot {
+
+/// The text of one document, stored as UTF-8 in chunks of at most
+/// `chunk_bytes` bytes, with a Fenwick tree over the chunks' code-point counts.
+/// Locating a code-point position costs O(log chunks) plus a scan inside one
+/// chunk (skipped when the chunk is pure ASCII); an edit moves at most one
+/// chunk's bytes. See docs/ot.md for the measurements behind the choice.
+///
+/// Thread-safety: none; a Document has one owner (the document's broker).
+/// Positions and lengths are code points; text in and out is UTF-8 (the
+/// caller guarantees well-formed UTF-8, as the JSON codec does).
+class Document {
+ public:
+  static constexpr std::size_t kDefaultChunkBytes = 1024;
+
+  /// An empty document. `chunk_bytes` (>= 8) is only worth changing in tests.
+  explicit Document(std::size_t chunk_bytes = kDefaultChunkBytes);
+  /// create(text).
+  explicit Document(std::string_view utf8, std::size_t chunk_bytes = kDefaultChunkBytes);
+
+  Document(Document&&) noexcept = default;
+  Document& operator=(Document&&) noexcept = default;
+  Document(const Document&) = delete;
+  Document& operator=(const Document&) = delete;
+
+  /// Length in code points / in UTF-8 bytes.
+  std::uint64_t length() const { return cps_; }
+  std::size_t byte_size() const { return bytes_; }
+
+  /// The whole text, or the code points [from, to) (clamped to the end).
+  std::string to_string() const;
+  std::string slice(std::uint64_t from, std::uint64_t to) const;
+
+  /// apply(doc, op) of text-unicode: checks the op, checks that its skips fit
+  /// in the document (error "The op is too long for this document"), then
+  /// applies it. On error the document is unchanged. Deletes reaching past
+  /// the end delete up to the end (npm behaviour).
+  Status apply(const Op& op);
+
+  /// Low-level edits used by apply(). `pos` is clamped to length().
+  /// `cps` must be the code-point count of `utf8`.
+  void insert(std::uint64_t pos, std::string_view utf8, std::uint64_t cps);
+  void insert(std::uint64_t pos, std::string_view utf8);
+  /// Removes up to `n` code points at `pos`; returns how many were removed.
+  std::uint64_t erase(std::uint64_t pos, std::uint64_t n);
+
+  /// Bytes of chunk storage currently allocated (for memory reports).
+  std::size_t allocated_bytes() const;
+  std::size_t chunk_count() const { return chunks_.size(); }
+
+ private:
+  struct Chunk {
+    std::unique_ptr<char[]> data;
+    std::uint32_t bytes = 0;
+    std::uint32_t cps = 0;
+    std::string_view view() const { return {data.get(), bytes}; }
+  };
+  struct Location {
+    std::size_t chunk;
+    std::uint64_t offset;  // code points into the chunk
+  };
+
+  Chunk new_chunk() const;
+  Location locate(std::uint64_t pos) const;  // prefix(chunk) < pos <= prefix(chunk+1)
+  std::size_t byte_in_chunk(const Chunk& c, std::uint64_t cp) const;
+  void fenwick_add(std::size_t chunk, std::int64_t delta);
+  void fenwick_rebuild();
+  void split_insert(std::size_t chunk, std::size_t at, std::string_view utf8);
+  void maybe_merge(std::size_t chunk);
+
+  std::size_t cap_;
+  std::vector<Chunk> chunks_;
+  std::vector<std::uint64_t> tree_;  // 1-based Fenwick tree of chunk cps
+  std::uint64_t cps_ = 0;
+  std::size_t bytes_ = 0;
+  std::string scratch_;
+};
+
+/// apply() on a plain string: create, apply, to_string. (Not named apply():
+/// Op is a std::vector, so ADL would also find std::apply.)
+Result<std::string> apply_text(std::string_view doc, const Op& op);
+
+}  // namespace office::ot

@@ -1,0 +1,115 @@
+#include "ot/document.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "ot/random_ops_test_util.hpp"
+#include "ot/utf8.hpp"
+
+namespace office::ot {
+namespace {
+
+// Reference model: a vector of code points as UTF-8 strings.
+std::vector<std::string> split_cps(std::string_view s) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t j = i + 1;
+    while (j < s.size() && !utf8::is_lead(static_cast<unsigned char>(s[j]))) ++j;
+    out.emplace_back(s.substr(i, j - i));
+    i = j;
+  }
+  return out;
+}
+std::string join(const std::vector<std::string>& v, std::size_t from = 0, std::size_t to = ~0ULL) {
+  std::string s;
+  for (std::size_t i = from; i < std::min(to, v.size()); ++i) s += v[i];
+  return s;
+}
+
+TEST(Document, CreateAndRead) {
+  Document d("héllo 😀 中文");
+  EXPECT_EQ(d.length(), 10u);
+  EXPECT_EQ(d.to_string(), "héllo 😀 中文");
+  EXPECT_EQ(d.slice(1, 7), "éllo 😀");
+  EXPECT_EQ(d.slice(8, 100), "中文");
+  EXPECT_EQ(d.slice(100, 200), "");
+}
+
+class DocumentRandom : public ::testing::TestWithParam<std::size_t> {};
+
+TEST_P(DocumentRandom, MatchesReferenceUnderRandomEdits) {
+  testing::Rng rng(GetParam());
+  Document d(GetParam());
+  std::vector<std::string> ref;
+  for (int step = 0; step < 4000; ++step) {
+    const std::uint64_t len = ref.size();
+    ASSERT_EQ(d.length(), len);
+    if (rng.below(3) != 0 || len == 0) {
+      const std::uint64_t pos = rng.below(len + 1);
+      const std::string text =
+          testing::random_text(rng, rng.below(10) == 0 ? 1 + rng.below(200) : 1 + rng.below(3));
+      d.insert(pos, text);
+      auto cps = split_cps(text);
+      ref.insert(ref.begin() + static_cast<std::ptrdiff_t>(pos), cps.begin(), cps.end());
+    } else {
+      const std::uint64_t pos = rng.below(len);
+      const std::uint64_t n = 1 + rng.below(rng.below(10) == 0 ? 300 : 4);
+      const std::uint64_t removed = d.erase(pos, n);
+      const std::uint64_t expect = std::min<std::uint64_t>(n, len - pos);
+      ASSERT_EQ(removed, expect);
+      ref.erase(ref.begin() + static_cast<std::ptrdiff_t>(pos),
+                ref.begin() + static_cast<std::ptrdiff_t>(pos + expect));
+    }
+    if (step % 97 == 0) {
+      ASSERT_EQ(d.to_string(), join(ref));
+      const std::uint64_t a = rng.below(ref.size() + 1);
+      const std::uint64_t b = a + rng.below(50);
+      ASSERT_EQ(d.slice(a, b), join(ref, a, b));
+    }
+  }
+  EXPECT_EQ(d.to_string(), join(ref));
+  EXPECT_EQ(d.byte_size(), join(ref).size());
+}
+
+INSTANTIATE_TEST_SUITE_P(ChunkSizes, DocumentRandom, ::testing::Values(8, 16, 64, 1024));
+
+TEST(Document, ApplyRandomOpsMatchesStringApply) {
+  testing::Rng rng(7);
+  Document d(32);
+  std::string ref;
+  for (int i = 0; i < 2000; ++i) {
+    const Op op = testing::random_op(rng, ref);
+    ASSERT_TRUE(d.apply(op).ok());
+    // Independent string-based reference.
+    std::string next;
+    std::size_t at = 0;
+    for (const Component& c : op) {
+      const std::string_view rest = std::string_view(ref).substr(at);
+      const std::size_t b = utf8::byte_offset(rest, c.len);
+      if (c.is_skip()) next.append(rest.substr(0, b));
+      if (c.is_insert()) next.append(c.text);
+      if (!c.is_insert()) at += b;
+    }
+    next.append(ref.substr(at));
+    ref = std::move(next);
+    ASSERT_EQ(d.to_string(), ref);
+  }
+}
+
+TEST(Document, LargeInsertSpansChunks) {
+  std::string big;
+  for (int i = 0; i < 5000; ++i) big += (i % 7 == 0) ? "😀" : "a";
+  Document d(64);
+  d.insert(0, "xy");
+  d.insert(1, big);
+  EXPECT_EQ(d.to_string(), "x" + big + "y");
+  EXPECT_GT(d.chunk_count(), 50u);
+  d.erase(1, utf8::count(big));
+  EXPECT_EQ(d.to_string(), "xy");
+  EXPECT_LT(d.chunk_count(), 3u);
+}
+
+}  // namespace
+}  // namespace office::ot
