@@ -1,0 +1,55 @@
+// office-suite: the server binary. Stage 1 (the monolith) serves everything
+// from one process with SQLite under --data-dir.
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "app/app.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+
+extern char** environ;
+
+int main(int argc, char** argv) {
+  CLI::App cli{"office-suite: self-hosted collaborative office platform"};
+  cli.set_version_flag("--version", std::string("office-suite ") + OFFICE_VERSION);
+  cli.require_subcommand(1);
+
+  auto* serve = cli.add_subcommand("serve", "run the server (monolith: everything in one process)");
+  std::string config_file, listen, data_dir, port_file;
+  serve->add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
+  serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
+  serve->add_option("--data-dir", data_dir, "directory for the database and keys");
+  serve->add_option("--port-file", port_file, "write the bound port to this file");
+
+  auto* keys = cli.add_subcommand("config-keys", "list every configuration key with its default");
+
+  CLI11_PARSE(cli, argc, argv);
+
+  if (*keys) {
+    for (const auto& k : office::config_keys())
+      std::cout << k.key << " (" << k.env << ", " << k.type << ", default '" << k.default_value
+                << "'): " << k.help << "\n";
+    return 0;
+  }
+
+  std::vector<std::string> env;
+  for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+  std::vector<std::pair<std::string, std::string>> overrides;
+  if (!listen.empty()) overrides.emplace_back("server.listen", listen);
+  if (!data_dir.empty()) overrides.emplace_back("data_dir", data_dir);
+  if (!port_file.empty()) overrides.emplace_back("server.port_file", port_file);
+  auto config = office::load_config(
+      config_file.empty() ? std::nullopt : std::optional<std::string>(config_file), env, overrides);
+  if (!config) {
+    std::cerr << "office-suite: " << config.error().message << "\n";
+    return 2;
+  }
+  office::log::init({config->log.level, config->log.format});
+  auto app = office::app::App::create(*config);
+  if (!app) {
+    spdlog::critical("cannot start: {}", app.error().message);
+    return 1;
+  }
+  return (*app)->run();
+}

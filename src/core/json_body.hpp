@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "core/result.hpp"
+
+namespace office {
+
+/// Reads a JSON request body the way proto3 JSON parsers do: the top level
+/// must be an object; each field may be spelled lowerCamelCase or snake_case;
+/// unknown fields, wrong types and malformed JSON are kInvalidArgument errors
+/// that name the field. Not thread-safe (one per request).
+class JsonBody {
+ public:
+  /// `fields` lists the accepted lowerCamelCase names.
+  static Result<JsonBody> parse(std::string_view body, std::initializer_list<std::string_view> fields);
+  ~JsonBody();
+  JsonBody(JsonBody&&) noexcept;
+  JsonBody& operator=(JsonBody&&) noexcept;
+
+  Result<std::optional<std::string>> opt_string(std::string_view field) const;
+  Result<std::string> string(std::string_view field) const;  ///< missing -> error "field is required"
+  Result<std::optional<bool>> opt_bool(std::string_view field) const;
+  Result<std::optional<std::int64_t>> opt_int(std::string_view field) const;
+  Result<std::vector<std::string>> string_list(std::string_view field) const;  ///< missing -> empty
+
+ private:
+  JsonBody();
+  const nlohmann::json* find(std::string_view field) const;
+  std::unique_ptr<nlohmann::json> json_;
+};
+
+/// RFC 3339 UTC timestamp with milliseconds, as proto3 JSON writes Timestamps.
+std::string rfc3339_ms(std::int64_t unix_ms);
+
+}  // namespace office

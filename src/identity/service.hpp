@@ -1,0 +1,63 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/principal.hpp"
+#include "core/result.hpp"
+#include "identity/types.hpp"
+
+namespace office::identity {
+
+/// The identity module's API: tenants, users, groups, sessions. Transport-free.
+/// Every call that takes a Principal acts inside principal.tenant_id only: an
+/// id from another tenant is kNotFound, never a leak. Writes need role admin
+/// (kPermissionDenied otherwise); tenant management needs platform_admin.
+/// Implementations are thread-safe.
+class IdentityService {
+ public:
+  virtual ~IdentityService() = default;
+
+  // --- sessions -----------------------------------------------------------
+  /// Checks the password (Argon2id: slow, call off the I/O threads) and opens a
+  /// session. Wrong e-mail, password, tenant or a disabled user all give the
+  /// same kUnauthenticated "invalid credentials".
+  virtual Result<Tokens> login(std::string_view email, std::string_view password,
+                               std::string_view tenant_slug) = 0;
+  /// Rotates a refresh token: the old one stops working. Presenting an already
+  /// rotated token revokes its whole session (token theft detection).
+  virtual Result<Tokens> refresh(std::string_view refresh_token) = 0;
+  /// Revokes the session of the refresh token; its access tokens stop working.
+  virtual Status logout(std::string_view refresh_token) = 0;
+  /// Verifies an access token and that its session and user are still active.
+  virtual Result<Principal> authenticate(std::string_view access_token) const = 0;
+
+  // --- users ---------------------------------------------------------------
+  virtual Result<User> get_profile(const Principal& p) const = 0;
+  virtual Result<User> create_user(const Principal& p, const NewUser& u) = 0;
+  virtual Result<User> get_user(const Principal& p, std::string_view id) const = 0;
+  virtual Result<Page<User>> list_users(const Principal& p, const PageRequest& page) const = 0;
+  virtual Result<User> update_user(const Principal& p, std::string_view id,
+                                   const UserPatch& patch) = 0;
+  /// Disables the user and revokes all their sessions.
+  virtual Result<User> disable_user(const Principal& p, std::string_view id) = 0;
+
+  // --- groups --------------------------------------------------------------
+  virtual Result<Group> create_group(const Principal& p, const NewGroup& g) = 0;
+  virtual Result<Group> get_group(const Principal& p, std::string_view id) const = 0;
+  virtual Result<Page<Group>> list_groups(const Principal& p, const PageRequest& page) const = 0;
+  virtual Result<Group> update_group(const Principal& p, std::string_view id,
+                                     const GroupPatch& patch) = 0;
+  virtual Status delete_group(const Principal& p, std::string_view id) = 0;
+  virtual Result<Group> add_member(const Principal& p, std::string_view group_id,
+                                   std::string_view user_id) = 0;
+  virtual Result<Group> remove_member(const Principal& p, std::string_view group_id,
+                                      std::string_view user_id) = 0;
+
+  // --- tenants (platform admins) ---------------------------------------------
+  virtual Result<std::pair<Tenant, User>> create_tenant(const Principal& p, const NewTenant& t) = 0;
+  virtual Result<std::vector<Tenant>> list_tenants(const Principal& p) const = 0;
+};
+
+}  // namespace office::identity

@@ -1,0 +1,241 @@
+#include "identity/service_impl.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "core/ids.hpp"
+#include "identity/store.hpp"
+
+namespace office::identity {
+namespace {
+
+namespace fs = std::filesystem;
+
+class IdentityServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::path(::testing::TempDir()) / ("identity-" + new_id());
+    fs::create_directories(dir_);
+    auto db = storage::open_sqlite({.path = (dir_ / "office.db").string()});
+    ASSERT_TRUE(db.ok()) << db.error().message;
+    db_ = std::move(*db);
+    ASSERT_TRUE(db_->migrate(store::migrations()).ok());
+    svc_ = std::make_unique<IdentityServiceImpl>(
+        *db_, clock_, PasswordHasher::for_tests(),
+        IdentityOptions{.jwt_key = std::string(32, 'k'), .access_ttl_s = 60, .refresh_ttl_s = 3600});
+    auto boot = svc_->bootstrap("Admin@Example.com", "admin-password");
+    ASSERT_TRUE(boot.ok()) << boot.error().message;
+    admin_ = login("admin@example.com", "admin-password");
+  }
+  void TearDown() override {
+    svc_.reset();
+    db_.reset();
+    fs::remove_all(dir_);
+  }
+  Principal login(const std::string& email, const std::string& password,
+                  const std::string& tenant = "") {
+    auto t = svc_->login(email, password, tenant);
+    EXPECT_TRUE(t.ok()) << (t.ok() ? "" : t.error().message);
+    auto p = svc_->authenticate(t->access_token);
+    EXPECT_TRUE(p.ok());
+    return *p;
+  }
+
+  fs::path dir_;
+  FakeClock clock_;
+  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<IdentityServiceImpl> svc_;
+  Principal admin_;
+};
+
+TEST_F(IdentityServiceTest, BootstrapOnlyOnce) {
+  EXPECT_TRUE(admin_.is_admin());
+  EXPECT_TRUE(admin_.platform_admin);
+  auto again = svc_->bootstrap("other@example.com", "");
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->has_value());
+  EXPECT_FALSE(svc_->login("other@example.com", "whatever1", "").ok());
+}
+
+TEST_F(IdentityServiceTest, GeneratedAdminPassword) {
+  auto dir = fs::path(::testing::TempDir()) / ("identity-gen-" + new_id());
+  fs::create_directories(dir);
+  auto db = storage::open_sqlite({.path = (dir / "office.db").string()});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->migrate(store::migrations()).ok());
+  IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(),
+                          IdentityOptions{.jwt_key = std::string(32, 'k')});
+  auto boot = svc.bootstrap("root@example.com", "");
+  ASSERT_TRUE(boot.ok());
+  ASSERT_TRUE(boot->has_value());
+  EXPECT_GE((*boot)->size(), 16u);
+  EXPECT_TRUE(svc.login("root@example.com", **boot, "default").ok());
+  fs::remove_all(dir);
+}
+
+TEST_F(IdentityServiceTest, LoginFailuresAreUniform) {
+  for (auto [email, pw, tenant] : {std::tuple{"admin@example.com", "wrong-password", ""},
+                                   std::tuple{"nobody@example.com", "admin-password", ""},
+                                   std::tuple{"admin@example.com", "admin-password", "nope"}}) {
+    auto r = svc_->login(email, pw, tenant);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);
+    EXPECT_EQ(r.error().message, "invalid credentials");
+  }
+  EXPECT_EQ(svc_->login("not-an-email", "x", "").error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_F(IdentityServiceTest, AccessTokenExpires) {
+  auto t = svc_->login("admin@example.com", "admin-password", "");
+  ASSERT_TRUE(t.ok());
+  EXPECT_TRUE(svc_->authenticate(t->access_token).ok());
+  clock_.advance(std::chrono::seconds(61 + 30));  // ttl + leeway
+  EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
+}
+
+TEST_F(IdentityServiceTest, RefreshRotatesAndDetectsReplay) {
+  auto t = svc_->login("admin@example.com", "admin-password", "");
+  ASSERT_TRUE(t.ok());
+  auto r1 = svc_->refresh(t->refresh_token);
+  ASSERT_TRUE(r1.ok()) << r1.error().message;
+  EXPECT_NE(r1->refresh_token, t->refresh_token);
+  EXPECT_TRUE(svc_->authenticate(r1->access_token).ok());
+  // Replaying the first token revokes the session: the new tokens die too.
+  auto replay = svc_->refresh(t->refresh_token);
+  ASSERT_FALSE(replay.ok());
+  EXPECT_EQ(replay.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_FALSE(svc_->authenticate(r1->access_token).ok());
+  EXPECT_FALSE(svc_->refresh(r1->refresh_token).ok());
+  EXPECT_FALSE(svc_->refresh("garbage").ok());
+  EXPECT_FALSE(svc_->refresh("").ok());
+}
+
+TEST_F(IdentityServiceTest, RefreshTokenExpires) {
+  auto t = svc_->login("admin@example.com", "admin-password", "");
+  clock_.advance(std::chrono::seconds(3601));
+  EXPECT_FALSE(svc_->refresh(t->refresh_token).ok());
+}
+
+TEST_F(IdentityServiceTest, LogoutEndsSession) {
+  auto t = svc_->login("admin@example.com", "admin-password", "");
+  ASSERT_TRUE(svc_->logout(t->refresh_token).ok());
+  EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
+  EXPECT_FALSE(svc_->refresh(t->refresh_token).ok());
+  EXPECT_FALSE(svc_->logout("unknown").ok());
+}
+
+TEST_F(IdentityServiceTest, UsersCrudAndRoles) {
+  auto u = svc_->create_user(admin_, {"Bob@Example.com", "bob-password", "", "member", "premium"});
+  ASSERT_TRUE(u.ok()) << u.error().message;
+  EXPECT_EQ(u->email, "bob@example.com");
+  EXPECT_EQ(u->display_name, "bob");
+  EXPECT_EQ(u->plan, "premium");
+  EXPECT_EQ(svc_->create_user(admin_, {"bob@example.com", "bob-password"}).error().code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(svc_->create_user(admin_, {"c@example.com", "short"}).error().code,
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(svc_->create_user(admin_, {"c@example.com", "long-enough", "", "owner"}).error().code,
+            ErrorCode::kInvalidArgument);
+
+  Principal bob = login("bob@example.com", "bob-password");
+  EXPECT_FALSE(bob.is_admin());
+  EXPECT_EQ(svc_->create_user(bob, {"d@example.com", "password1"}).error().code,
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(svc_->get_profile(bob)->email, "bob@example.com");
+
+  UserPatch patch;
+  patch.role = "admin";
+  patch.display_name = "Robert";
+  auto up = svc_->update_user(admin_, u->id, patch);
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(up->role, "admin");
+  // Role changes take effect at once: the next authentication reads it.
+  EXPECT_EQ(svc_->get_user(admin_, u->id)->display_name, "Robert");
+}
+
+TEST_F(IdentityServiceTest, DisableRevokesSessions) {
+  auto u = svc_->create_user(admin_, {"eve@example.com", "eve-password"});
+  auto t = svc_->login("eve@example.com", "eve-password", "");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(svc_->disable_user(admin_, u->id).ok());
+  EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
+  EXPECT_FALSE(svc_->refresh(t->refresh_token).ok());
+  EXPECT_FALSE(svc_->login("eve@example.com", "eve-password", "").ok());
+}
+
+TEST_F(IdentityServiceTest, LastAdminIsKept) {
+  UserPatch p;
+  p.role = "member";
+  EXPECT_EQ(svc_->update_user(admin_, admin_.user_id, p).error().code,
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(svc_->disable_user(admin_, admin_.user_id).error().code,
+            ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(IdentityServiceTest, Pagination) {
+  for (int i = 0; i < 7; ++i)
+    ASSERT_TRUE(svc_->create_user(admin_, {"u" + std::to_string(i) + "@example.com", "password1"}).ok());
+  std::vector<std::string> seen;
+  PageRequest req{.page_size = 3};
+  for (int guard = 0; guard < 10; ++guard) {
+    auto page = svc_->list_users(admin_, req);
+    ASSERT_TRUE(page.ok());
+    for (const auto& u : page->items) seen.push_back(u.id);
+    if (page->next_page_token.empty()) break;
+    req.page_token = page->next_page_token;
+  }
+  EXPECT_EQ(seen.size(), 8u);  // 7 + admin
+  EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
+  EXPECT_EQ(svc_->list_users(admin_, {.page_size = 501}).error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(svc_->list_users(admin_, {.page_size = 5, .page_token = "!!"}).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+TEST_F(IdentityServiceTest, GroupsAndMembership) {
+  auto u = svc_->create_user(admin_, {"g@example.com", "password1"});
+  auto g = svc_->create_group(admin_, {"Editors", "people who edit", {u->id}});
+  ASSERT_TRUE(g.ok()) << g.error().message;
+  EXPECT_EQ(g->member_ids, std::vector<std::string>{u->id});
+  EXPECT_EQ(svc_->get_user(admin_, u->id)->group_ids, std::vector<std::string>{g->id});
+  EXPECT_EQ(svc_->create_group(admin_, {"Editors"}).error().code, ErrorCode::kAlreadyExists);
+  auto removed = svc_->remove_member(admin_, g->id, u->id);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(removed->member_ids.empty());
+  ASSERT_TRUE(svc_->add_member(admin_, g->id, admin_.user_id).ok());
+  ASSERT_TRUE(svc_->delete_group(admin_, g->id).ok());
+  EXPECT_EQ(svc_->get_group(admin_, g->id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(svc_->delete_group(admin_, g->id).error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(IdentityServiceTest, TenantIsolation) {
+  auto made = svc_->create_tenant(admin_, {"acme", "Acme", "boss@acme.test", "acme-password"});
+  ASSERT_TRUE(made.ok()) << made.error().message;
+  Principal boss = login("boss@acme.test", "acme-password", "acme");
+  EXPECT_EQ(boss.tenant_id, made->first.id);
+  EXPECT_FALSE(boss.platform_admin);
+  // Same e-mail may exist in two tenants.
+  ASSERT_TRUE(svc_->create_user(boss, {"admin@example.com", "password2"}).ok());
+  auto g = svc_->create_group(admin_, {"Secret"});
+  // Acme's admin sees nothing of the default tenant.
+  EXPECT_EQ(svc_->get_user(boss, admin_.user_id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(svc_->get_group(boss, g->id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(svc_->update_user(boss, admin_.user_id, UserPatch{.display_name = "x"}).error().code,
+            ErrorCode::kNotFound);
+  EXPECT_EQ(svc_->disable_user(boss, admin_.user_id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(svc_->add_member(boss, g->id, boss.user_id).error().code, ErrorCode::kNotFound);
+  EXPECT_EQ(svc_->delete_group(boss, g->id).error().code, ErrorCode::kNotFound);
+  auto boss_users = svc_->list_users(boss, {});
+  ASSERT_TRUE(boss_users.ok());
+  EXPECT_EQ(boss_users->items.size(), 2u);
+  for (const auto& u : boss_users->items) EXPECT_EQ(u.tenant_id, boss.tenant_id);
+  EXPECT_EQ(svc_->list_tenants(boss).error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(svc_->list_tenants(admin_)->size(), 2u);
+  EXPECT_EQ(svc_->create_tenant(admin_, {"acme", "", "x@acme.test", "password3"}).error().code,
+            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(svc_->create_tenant(admin_, {"Bad Slug", "", "x@acme.test", "password3"}).error().code,
+            ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace office::identity

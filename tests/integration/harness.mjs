@@ -1,0 +1,91 @@
+// Starts a real office-suite server on port 0 with a temporary data dir and
+// talks to it over real HTTP and WebSocket. Used by the *.test.mjs files.
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import crypto from "node:crypto";
+
+export const BIN = process.env.OFFICE_BIN;
+if (!BIN) throw new Error("set OFFICE_BIN to the office-suite binary");
+
+export const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
+export const JWT_SECRET = "integration-test-secret-0123456789abcdef";
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export async function startServer({ dataDir, env = {}, args = [] } = {}) {
+  dataDir ??= fs.mkdtempSync(path.join(os.tmpdir(), "office-it-"));
+  const portFile = path.join(dataDir, "port");
+  fs.rmSync(portFile, { force: true });
+  const child = spawn(BIN, ["serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+                             "--port-file", portFile, ...args], {
+    env: {
+      PATH: process.env.PATH,
+      ASAN_OPTIONS: process.env.ASAN_OPTIONS ?? "",
+      UBSAN_OPTIONS: process.env.UBSAN_OPTIONS ?? "",
+      OFFICE_ADMIN_EMAIL: ADMIN.email,
+      OFFICE_ADMIN_PASSWORD: ADMIN.password,
+      OFFICE_AUTH_JWT_SECRET: JWT_SECRET,
+      OFFICE_LOG_LEVEL: "warn",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (d) => (output += d));
+  child.stderr.on("data", (d) => (output += d));
+  const exited = new Promise((resolve) => child.on("exit", (code, signal) => resolve({ code, signal })));
+  for (let i = 0; i < 600; i++) {
+    if (fs.existsSync(portFile)) break;
+    if (child.exitCode !== null) throw new Error(`server exited early:\n${output}`);
+    await sleep(50);
+  }
+  const port = Number(fs.readFileSync(portFile, "utf8").trim());
+  const base = `http://127.0.0.1:${port}`;
+  return {
+    child, port, base, dataDir, exited,
+    output: () => output,
+    async stop() {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+export async function api(base, method, p, { token, body, raw, headers = {} } = {}) {
+  const h = { ...headers };
+  if (token) h.authorization = `Bearer ${token}`;
+  let payload;
+  if (raw !== undefined) payload = raw;
+  else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    h["content-type"] = "application/json";
+  }
+  const res = await fetch(base + p, { method, headers: h, body: payload });
+  const text = await res.text();
+  let json;
+  try { json = text ? JSON.parse(text) : undefined; } catch { json = undefined; }
+  return { status: res.status, json, text, headers: res.headers };
+}
+
+export async function login(base, email, password, tenant) {
+  const r = await api(base, "POST", "/api/v1/auth/login", { body: { email, password, ...(tenant ? { tenant } : {}) } });
+  if (r.status !== 200) throw new Error(`login ${email}: ${r.status} ${r.text}`);
+  return r.json;
+}
+
+// An HS256 JWT signed with the test secret, with any claims.
+export function signJwt(claims, secret = JWT_SECRET, header = { alg: "HS256", typ: "JWT" }) {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const input = `${b64(header)}.${b64(claims)}`;
+  const sig = crypto.createHmac("sha256", secret).update(input).digest("base64url");
+  return `${input}.${sig}`;
+}
+
+export function expectError(assert, r, status, code) {
+  assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${r.text}`);
+  assert.ok(r.json && r.json.error, `error body expected: ${r.text}`);
+  assert.equal(typeof r.json.error.message, "string");
+  if (code) assert.equal(r.json.error.code, code);
+}

@@ -1,0 +1,111 @@
+// WebSocket sessions, graceful SIGTERM drain, and durability across restarts.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import WebSocket from "ws";
+import { startServer, api, login, expectError, ADMIN } from "./harness.mjs";
+
+function openWs(url, opts) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, opts);
+    const messages = [];
+    const waiters = [];
+    ws.on("message", (d) => {
+      const m = JSON.parse(d.toString());
+      if (waiters.length) waiters.shift()(m); else messages.push(m);
+    });
+    ws.next = () => new Promise((r) => (messages.length ? r(messages.shift()) : waiters.push(r)));
+    ws.closed = new Promise((r) => ws.on("close", (code) => r(code)));
+    ws.on("open", () => resolve(ws));
+    ws.on("unexpected-response", (_req, res) => reject(Object.assign(new Error("rejected"), { status: res.statusCode })));
+    ws.on("error", reject);
+  });
+}
+
+test("WebSocket session: token in query or cookie, hello, ping, errors", async () => {
+  const srv = await startServer();
+  try {
+    const t = await login(srv.base, ADMIN.email, ADMIN.password);
+    const wsBase = `ws://127.0.0.1:${srv.port}/api/v1/ws`;
+    const ws = await openWs(`${wsBase}?access_token=${encodeURIComponent(t.accessToken)}`);
+    const hello = await ws.next();
+    assert.equal(hello.type, "hello");
+    assert.equal(hello.user.email, ADMIN.email);
+    ws.send(JSON.stringify({ type: "ping", id: 7 }));
+    assert.deepEqual(await ws.next(), { type: "pong", id: 7 });
+    ws.send("{not json");
+    const err = await ws.next();
+    assert.equal(err.type, "error");
+    assert.equal(err.error.code, "INVALID_ARGUMENT");
+    ws.send(JSON.stringify({ type: "teleport" }));
+    assert.equal((await ws.next()).type, "error");
+    ws.close(1000);
+    assert.equal(await ws.closed, 1000);
+
+    const viaCookie = await openWs(wsBase, { headers: { cookie: `theme=dark; access_token=${t.accessToken}` } });
+    assert.equal((await viaCookie.next()).type, "hello");
+    viaCookie.close();
+
+    await assert.rejects(openWs(wsBase), (e) => e.status === 401);
+    await assert.rejects(openWs(`${wsBase}?access_token=garbage`), (e) => e.status === 401);
+  } finally {
+    assert.equal((await srv.stop()).code, 0);
+  }
+});
+
+test("SIGTERM drains: in-flight requests finish, WebSockets get 1001, exit 0", async () => {
+  const srv = await startServer();
+  const t = await login(srv.base, ADMIN.email, ADMIN.password);
+  const ws = await openWs(`ws://127.0.0.1:${srv.port}/api/v1/ws?access_token=${t.accessToken}`);
+  await ws.next();
+  // Logins are slow on purpose (Argon2id on the worker pool): they are in flight when SIGTERM lands.
+  const inflight = [];
+  for (let i = 0; i < 4; i++)
+    inflight.push(api(srv.base, "POST", "/api/v1/auth/login", { body: { email: ADMIN.email, password: ADMIN.password } }));
+  await new Promise((r) => setTimeout(r, 30));
+  srv.child.kill("SIGTERM");
+  const results = await Promise.all(inflight);
+  for (const r of results) assert.equal(r.status, 200, r.text);
+  assert.equal(await ws.closed, 1001);
+  const { code, signal } = await srv.exited;
+  assert.equal(signal, null);
+  assert.equal(code, 0, srv.output());
+  await assert.rejects(fetch(srv.base + "/healthz"));  // no longer accepting
+});
+
+test("data survives a restart", async () => {
+  const srv = await startServer();
+  const t = await login(srv.base, ADMIN.email, ADMIN.password);
+  const u = await api(srv.base, "POST", "/api/v1/users", { token: t.accessToken, body: { email: "keep@example.com", password: "keep-password", plan: "premium" } });
+  assert.equal(u.status, 201, u.text);
+  assert.equal((await srv.stop()).code, 0);
+  // Same data dir; the admin password env is ignored now that the tenant exists.
+  const again = await startServer({ dataDir: srv.dataDir, env: { OFFICE_ADMIN_PASSWORD: "something-else" } });
+  try {
+    const k = await login(again.base, "keep@example.com", "keep-password");
+    assert.equal(k.user.plan, "premium");
+    await login(again.base, ADMIN.email, ADMIN.password);
+  } finally {
+    assert.equal((await again.stop()).code, 0);
+  }
+});
+
+test("first start without a password generates one and prints it once", async () => {
+  const srv = await startServer({ env: { OFFICE_ADMIN_PASSWORD: "" } });
+  try {
+    const m = srv.output().match(/generated password: (\S+)/);
+    assert.ok(m, srv.output());
+    await login(srv.base, ADMIN.email, m[1]);
+  } finally {
+    assert.equal((await srv.stop()).code, 0);
+  }
+  const again = await startServer({ dataDir: srv.dataDir, env: { OFFICE_ADMIN_PASSWORD: "" } });
+  try {
+    assert.doesNotMatch(again.output(), /generated password/);
+  } finally {
+    await again.stop();
+  }
+});
+
+test("bad configuration is refused with the key named", async () => {
+  await assert.rejects(startServer({ env: { OFFICE_SERVER_LISTN: "x" } }), /OFFICE_SERVER_LISTN/);
+});
