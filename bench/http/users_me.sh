@@ -12,10 +12,12 @@ BIN=${OFFICE_BIN:-build/release/cmd/office-suite/office-suite}
 command -v wrk >/dev/null || { echo "wrk missing: run scripts/setup.sh"; exit 1; }
 DIR=$(mktemp -d)
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DIR"' EXIT
-env OFFICE_ADMIN_PASSWORD=bench-password-1 OFFICE_LOG_LEVEL=${OFFICE_LOG_LEVEL:-info} "$@" \
+# OFFICE_BIN is this script's own variable, not a server key (the server refuses unknown OFFICE_*).
+env -u OFFICE_BIN OFFICE_ADMIN_PASSWORD=bench-password-1 OFFICE_LOG_LEVEL=${OFFICE_LOG_LEVEL:-info} "$@" \
   "$BIN" serve --listen 127.0.0.1:0 --data-dir "$DIR" --port-file "$DIR/port" 2>"$DIR/server.log" &
 PID=$!
 for _ in $(seq 100); do [ -s "$DIR/port" ] && break; sleep 0.1; done
+[ -s "$DIR/port" ] || { cat "$DIR/server.log"; exit 1; }
 PORT=$(cat "$DIR/port")
 TOKEN=$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" \
   -d '{"email":"admin@example.com","password":"bench-password-1"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["accessToken"])')

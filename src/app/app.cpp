@@ -114,7 +114,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
     // Shown once, on the terminal that started the first run; never stored in clear.
     std::cerr << "\n  office-suite: created tenant 'default' and admin " << config.admin.email
               << "\n  generated password: " << **generated
-              << "\n  (shown only now; set OFFICE_ADMIN_PASSWORD to choose it)\n\n";
+              << "\n  (shown only now; set OFFICE_ADMIN_PASSWORD to choose it)\n\n"
+              << std::flush;
+    std::fflush(stderr);
   }
 
   identity::register_routes(s.router, *s.identity);
@@ -146,6 +148,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   spdlog::info("office-suite listening on http://{}:{} (data_dir {}, database {})",
                opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host,
                s.port, config.data_dir, s.db->backend());
+  spdlog::default_logger()->flush();  // people and scripts wait for this line
   return app;
 }
 
@@ -154,6 +157,7 @@ std::uint16_t App::port() const { return impl_->port; }
 int App::run() {
   impl_->server->run(true);
   spdlog::info("office-suite stopped");
+  spdlog::default_logger()->flush();
   return 0;
 }
 

@@ -4,6 +4,7 @@
 #include <spdlog/sinks/stdout_sinks.h>
 
 #include <chrono>
+#include <cstdio>
 #include <ctime>
 
 namespace office::log {
@@ -73,7 +74,13 @@ void init(const Options& options) {
     logger->set_formatter(std::move(f));
   }
   logger->set_level(spdlog::level::from_str(options.level));
-  logger->flush_on(spdlog::level::info);
+  // stderr is unbuffered: one write(2) per line would cost more than serving an
+  // access-logged request. Buffer it, flush at least once a second, and at
+  // once for warnings and errors (the lines that matter after a crash).
+  static char buffer[1 << 16];
+  std::setvbuf(stderr, buffer, _IOFBF, sizeof buffer);
+  logger->flush_on(spdlog::level::warn);
+  spdlog::flush_every(std::chrono::seconds(1));
   spdlog::set_default_logger(std::move(logger));
 }
 

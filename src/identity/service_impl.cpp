@@ -238,6 +238,7 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
     t.user = std::move(**user);
     return std::optional<Tokens>(std::move(t));
   });
+  cache_.invalidate_all();  // a replay revoked a session
   if (!tokens) return tokens.error();
   if (replayed) return Error::unauthenticated("refresh token was already used; session revoked");
   if (!*tokens) return invalid;
@@ -256,12 +257,15 @@ Status IdentityServiceImpl::logout(std::string_view refresh_token) {
     known = true;
     return store::revoke_session(tx, (*row)->session_id, clock_.now_ms());
   });
+  cache_.invalidate_all();
   if (!st) return st;
   if (!known) return Error::unauthenticated("invalid refresh token");
   return {};
 }
 
 Result<Principal> IdentityServiceImpl::authenticate(std::string_view access_token) const {
+  if (auto hit = cache_.principal(access_token, clock_.now_s())) return std::move(*hit);
+  std::uint64_t epoch = cache_.epoch();
   auto claims = jwt_.verify(access_token);
   if (!claims) return claims.error();
   auto auth = read_value<std::optional<store::SessionAuth>>(db_, [&](Tx& tx) {
@@ -270,8 +274,12 @@ Result<Principal> IdentityServiceImpl::authenticate(std::string_view access_toke
   if (!auth) return auth.error();
   if (!*auth || (*auth)->session_revoked) return Error::unauthenticated("session ended");
   if ((*auth)->user_disabled) return Error::unauthenticated("user disabled");
-  return Principal{claims->tenant_id, claims->subject, claims->session_id, (*auth)->role,
-                   (*auth)->platform_admin};
+  Principal p{claims->tenant_id, claims->subject, claims->session_id, (*auth)->role,
+              (*auth)->platform_admin};
+  // Cached until the token's expiry (less the leeway the verifier allows, so
+  // a cached answer never outlives what verify() would accept).
+  cache_.put_principal(access_token, p, claims->expires_at, epoch);
+  return p;
 }
 
 Result<User> IdentityServiceImpl::get_profile(const Principal& p) const {
@@ -295,10 +303,13 @@ Result<User> IdentityServiceImpl::create_user(const Principal& p, const NewUser&
 
 Result<User> IdentityServiceImpl::get_user(const Principal& p, std::string_view id) const {
   if (!looks_like_id(id)) return not_found("user");
+  if (auto hit = cache_.profile(p.tenant_id, id)) return std::move(*hit);
+  std::uint64_t epoch = cache_.epoch();
   auto u = read_value<std::optional<User>>(db_,
                                            [&](Tx& tx) { return store::user_by_id(tx, p.tenant_id, id); });
   if (!u) return u.error();
   if (!*u) return not_found("user");
+  cache_.put_profile(**u, epoch);
   return std::move(**u);
 }
 
@@ -326,7 +337,7 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
     if (!h) return h.error();
     hash = *h;
   }
-  return write_value<User>(db_, [&](Tx& tx) -> Result<User> {
+  auto out = write_value<User>(db_, [&](Tx& tx) -> Result<User> {
     auto cur = store::user_by_id(tx, p.tenant_id, id);
     if (!cur) return cur.error();
     if (!*cur) return not_found("user");
@@ -353,6 +364,8 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
         return st.error();
     return u;
   });
+  cache_.invalidate_all();
+  return out;
 }
 
 Result<User> IdentityServiceImpl::disable_user(const Principal& p, std::string_view id) {
@@ -368,7 +381,7 @@ Result<Group> IdentityServiceImpl::create_group(const Principal& p, const NewGro
   Group g{new_id(clock_), p.tenant_id, in.name, in.description, {}, clock_.now_ms()};
   for (const auto& m : in.member_ids)
     if (!looks_like_id(m)) return Error::invalid("memberIds: no user " + m);
-  return write_value<Group>(db_, [&](Tx& tx) -> Result<Group> {
+  auto out = write_value<Group>(db_, [&](Tx& tx) -> Result<Group> {
     if (auto st = store::insert_group(tx, g); !st) {
       if (st.error().code == ErrorCode::kAlreadyExists)
         return Error::exists("a group with this name already exists");
@@ -384,6 +397,8 @@ Result<Group> IdentityServiceImpl::create_group(const Principal& p, const NewGro
     if (!out) return out.error();
     return std::move(**out);
   });
+  cache_.invalidate_all();
+  return out;
 }
 
 Result<Group> IdentityServiceImpl::get_group(const Principal& p, std::string_view id) const {
@@ -410,7 +425,7 @@ Result<Group> IdentityServiceImpl::update_group(const Principal& p, std::string_
     if (auto st = check_group_name(*patch.name); !st) return st.error();
   if (patch.description && patch.description->size() > 2000)
     return Error::invalid("description must be at most 2000 bytes");
-  return write_value<Group>(db_, [&](Tx& tx) -> Result<Group> {
+  auto out = write_value<Group>(db_, [&](Tx& tx) -> Result<Group> {
     auto cur = store::group_by_id(tx, p.tenant_id, id);
     if (!cur) return cur.error();
     if (!*cur) return not_found("group");
@@ -424,12 +439,15 @@ Result<Group> IdentityServiceImpl::update_group(const Principal& p, std::string_
     }
     return g;
   });
+  cache_.invalidate_all();
+  return out;
 }
 
 Status IdentityServiceImpl::delete_group(const Principal& p, std::string_view id) {
   if (auto st = require_admin(p); !st) return st;
   if (!looks_like_id(id)) return not_found("group");
   auto deleted = write_value<bool>(db_, [&](Tx& tx) { return store::delete_group(tx, p.tenant_id, id); });
+  cache_.invalidate_all();  // members' groupIds changed
   if (!deleted) return deleted.error();
   if (!*deleted) return not_found("group");
   return {};
@@ -440,7 +458,7 @@ Result<Group> IdentityServiceImpl::set_membership(const Principal& p, std::strin
   if (auto st = require_admin(p); !st) return st.error();
   if (!looks_like_id(group_id)) return not_found("group");
   if (!looks_like_id(user_id)) return not_found("user");
-  return write_value<Group>(db_, [&](Tx& tx) -> Result<Group> {
+  auto out = write_value<Group>(db_, [&](Tx& tx) -> Result<Group> {
     auto g = store::group_by_id(tx, p.tenant_id, group_id);
     if (!g) return g.error();
     if (!*g) return not_found("group");
@@ -454,6 +472,8 @@ Result<Group> IdentityServiceImpl::set_membership(const Principal& p, std::strin
     if (!out) return out.error();
     return std::move(**out);
   });
+  cache_.invalidate_all();
+  return out;
 }
 
 Result<Group> IdentityServiceImpl::add_member(const Principal& p, std::string_view group_id,

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/clock.hpp"
+#include "identity/auth_cache.hpp"
 #include "identity/jwt.hpp"
 #include "identity/password.hpp"
 #include "identity/service.hpp"
@@ -73,7 +74,8 @@ class IdentityServiceImpl final : public IdentityService {
   PasswordHasher hasher_;
   IdentityOptions options_;
   JwtCodec jwt_;
-  std::string dummy_hash_;  ///< verified against when the e-mail is unknown (equal timing)
+  std::string dummy_hash_;
+  mutable AuthCache cache_;  ///< hot-path memo; invalidate_all() after identity writes  ///< verified against when the e-mail is unknown (equal timing)
 };
 
 }  // namespace office::identity

@@ -239,3 +239,71 @@ TEST_F(IdentityServiceTest, TenantIsolation) {
 
 }  // namespace
 }  // namespace office::identity
+
+namespace office::identity {
+namespace {
+
+// The hot-path cache must never outlive a write that changes what it holds.
+TEST_F(IdentityServiceTest, CachedAuthAndProfileFollowWrites) {
+  auto u = svc_->create_user(admin_, {"cache@example.com", "cache-password"});
+  auto t = svc_->login("cache@example.com", "cache-password", "");
+  ASSERT_TRUE(t.ok());
+  auto p = svc_->authenticate(t->access_token);  // fills the cache
+  ASSERT_TRUE(p.ok());
+  ASSERT_TRUE(svc_->authenticate(t->access_token).ok());  // served from it
+  EXPECT_EQ(svc_->get_profile(*p)->display_name, "cache");
+
+  UserPatch rename;
+  rename.display_name = "Renamed";
+  rename.role = "admin";
+  ASSERT_TRUE(svc_->update_user(admin_, u->id, rename).ok());
+  EXPECT_EQ(svc_->get_profile(*p)->display_name, "Renamed");
+  EXPECT_EQ(svc_->authenticate(t->access_token)->role, "admin");  // role change seen at once
+
+  auto g = svc_->create_group(admin_, {"cached-group", "", {u->id}});
+  ASSERT_TRUE(g.ok());
+  EXPECT_EQ(svc_->get_profile(*p)->group_ids, std::vector<std::string>{g->id});
+
+  ASSERT_TRUE(svc_->logout(t->refresh_token).ok());
+  EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
+
+  auto t2 = svc_->login("cache@example.com", "cache-password", "");
+  ASSERT_TRUE(svc_->authenticate(t2->access_token).ok());
+  ASSERT_TRUE(svc_->disable_user(admin_, u->id).ok());
+  EXPECT_FALSE(svc_->authenticate(t2->access_token).ok());
+}
+
+TEST_F(IdentityServiceTest, CachedTokenStillExpires) {
+  auto t = svc_->login("admin@example.com", "admin-password", "");
+  ASSERT_TRUE(svc_->authenticate(t->access_token).ok());
+  clock_.advance(std::chrono::seconds(61));  // past exp (ttl 60 s)
+  // Within the verifier's 30 s leeway a fresh check may still pass; the cache
+  // must not extend the token further than that.
+  clock_.advance(std::chrono::seconds(30));
+  EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
+}
+
+TEST(AuthCache, EpochAndExpiry) {
+  AuthCache cache(2);
+  Principal p{"t", "u", "s", "member", false};
+  cache.put_principal("tok", p, 100, cache.epoch());
+  EXPECT_TRUE(cache.principal("tok", 99));
+  EXPECT_FALSE(cache.principal("tok", 100));
+  EXPECT_FALSE(cache.principal("other", 1));
+  cache.invalidate_all();
+  EXPECT_FALSE(cache.principal("tok", 1));
+  // A put made with an epoch read before an invalidation is stale at once.
+  std::uint64_t before = cache.epoch();
+  cache.invalidate_all();
+  cache.put_principal("late", p, 100, before);
+  EXPECT_FALSE(cache.principal("late", 1));
+  // Bounded: filling past the limit empties it rather than growing.
+  cache.put_principal("a", p, 100, cache.epoch());
+  cache.put_principal("b", p, 100, cache.epoch());
+  cache.put_principal("c", p, 100, cache.epoch());
+  EXPECT_TRUE(cache.principal("c", 1));
+  EXPECT_FALSE(cache.principal("a", 1));
+}
+
+}  // namespace
+}  // namespace office::identity
