@@ -94,7 +94,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
 
   std::error_code ec;
   fs::create_directories(config.data_dir, ec);
-  if (ec) return Error::unavailable("cannot create data_dir " + config.data_dir + ": " + ec.message());
+  if (ec)
+    return Error::unavailable("cannot create data_dir " + config.data_dir + ": " + ec.message());
 
   auto db = storage::open_sqlite({.path = (fs::path(config.data_dir) / "office.db").string()});
   if (!db) return db.error();
@@ -146,8 +147,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   if (!config.server.port_file.empty())
     if (auto st = write_port_file(config.server.port_file, s.port); !st) return st.error();
   spdlog::info("office-suite listening on http://{}:{} (data_dir {}, database {})",
-               opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host,
-               s.port, config.data_dir, s.db->backend());
+               opts.host.find(':') != std::string::npos ? "[" + opts.host + "]" : opts.host, s.port,
+               config.data_dir, s.db->backend());
   spdlog::default_logger()->flush();  // people and scripts wait for this line
   return app;
 }

@@ -57,7 +57,8 @@ TEST(OpenApi, EveryServedRouteIsDocumentedAndViceVersa) {
   auto spec = spec_routes();
   ASSERT_GT(spec.size(), 10u);
   for (const auto& r : served)
-    EXPECT_TRUE(spec.count(r)) << r.first << " " << r.second << " is served but not in openapi.yaml";
+    EXPECT_TRUE(spec.count(r)) << r.first << " " << r.second
+                               << " is served but not in openapi.yaml";
   for (const auto& r : spec) {
     bool is_served = served.count(r) || (r.first == "GET" && static_paths.count(r.second));
     EXPECT_TRUE(is_served) << r.first << " " << r.second << " is in openapi.yaml but not served";

@@ -67,10 +67,10 @@ class ProtoJson : public ::testing::Test {
 };
 
 TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
-  auto login = parse<pb::LoginResponse>(
-      call(net::Method::kPost, "/api/v1/auth/login",
-           R"({"email":"admin@example.com","password":"admin-password"})"),
-      200);
+  auto login =
+      parse<pb::LoginResponse>(call(net::Method::kPost, "/api/v1/auth/login",
+                                    R"({"email":"admin@example.com","password":"admin-password"})"),
+                               200);
   EXPECT_EQ(login.user().email(), "admin@example.com");
   EXPECT_EQ(login.token_type(), "Bearer");
   EXPECT_GT(login.expires_in(), 0);
@@ -100,10 +100,10 @@ TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
   EXPECT_EQ(made.tenant().slug(), "acme");
   auto tenants = parse<pb::ListTenantsResponse>(call(net::Method::kGet, "/api/v1/tenants"), 200);
   EXPECT_EQ(tenants.tenants_size(), 2);
-  auto refreshed = parse<pb::LoginResponse>(
-      call(net::Method::kPost, "/api/v1/auth/refresh",
-           R"({"refreshToken":")" + login.refresh_token() + R"("})"),
-      200);
+  auto refreshed =
+      parse<pb::LoginResponse>(call(net::Method::kPost, "/api/v1/auth/refresh",
+                                    R"({"refreshToken":")" + login.refresh_token() + R"("})"),
+                               200);
   EXPECT_NE(refreshed.refresh_token(), login.refresh_token());
 }
 

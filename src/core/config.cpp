@@ -29,7 +29,6 @@ Error bad_value(std::string_view key, std::string_view type, std::string_view va
                         std::string(type) + ", got '" + std::string(value) + "'");
 }
 
-
 template <class Getter_>
 KeyDef make_string(const char* key, const char* help, Getter_ field) {
   return {key, "string", help,
@@ -62,9 +61,12 @@ KeyDef make_bool(const char* key, const char* help, Getter_ field) {
           [field, key](Config& c, std::string_view v) -> Status {
             std::string s(v);
             std::transform(s.begin(), s.end(), s.begin(), ::tolower);
-            if (s == "true" || s == "1" || s == "yes" || s == "on") field(c) = true;
-            else if (s == "false" || s == "0" || s == "no" || s == "off") field(c) = false;
-            else return bad_value(key, "true or false", v);
+            if (s == "true" || s == "1" || s == "yes" || s == "on")
+              field(c) = true;
+            else if (s == "false" || s == "0" || s == "no" || s == "off")
+              field(c) = false;
+            else
+              return bad_value(key, "true or false", v);
             return {};
           },
           [field](const Config& c) {
@@ -72,7 +74,8 @@ KeyDef make_bool(const char* key, const char* help, Getter_ field) {
           }};
 }
 
-#define OFFICE_FIELD(expr) [](Config& c) -> auto& { return c.expr; }
+#define OFFICE_FIELD(expr) \
+  [](Config & c) -> auto& { return (c.expr); }  // NOLINT(bugprone-macro-parentheses)
 
 const std::vector<KeyDef>& key_defs() {
   static const std::vector<KeyDef> defs = {
@@ -116,7 +119,8 @@ const std::vector<KeyDef>& key_defs() {
                   OFFICE_FIELD(auth.jwt_secret)),
       make_string("admin.email", "e-mail of the first admin, created on an empty database",
                   OFFICE_FIELD(admin.email)),
-      make_string("admin.password", "password of the first admin; empty: generated and printed once",
+      make_string("admin.password",
+                  "password of the first admin; empty: generated and printed once",
                   OFFICE_FIELD(admin.password)),
   };
   return defs;

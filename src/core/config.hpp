@@ -19,9 +19,9 @@ namespace office {
 struct Config {
   struct Server {
     std::string listen = "127.0.0.1:8080";  ///< host:port; port 0 binds a free port
-    std::string port_file;                   ///< if set, the bound port is written here
-    unsigned io_threads = 0;                 ///< 0 = number of cores
-    unsigned worker_threads = 2;             ///< pool for CPU-heavy handlers (password hashing)
+    std::string port_file;                  ///< if set, the bound port is written here
+    unsigned io_threads = 0;                ///< 0 = number of cores
+    unsigned worker_threads = 2;            ///< pool for CPU-heavy handlers (password hashing)
     std::uint64_t max_body_bytes = 1 << 20;
     std::uint64_t max_header_bytes = 16 << 10;
     std::uint64_t ws_max_message_bytes = 1 << 20;
@@ -39,20 +39,20 @@ struct Config {
   struct Auth {
     std::string issuer = "office-suite";
     std::string audience = "office-suite";
-    std::uint64_t access_ttl_s = 900;           ///< access token lifetime
-    std::uint64_t refresh_ttl_s = 30 * 86400;   ///< refresh token lifetime
+    std::uint64_t access_ttl_s = 900;          ///< access token lifetime
+    std::uint64_t refresh_ttl_s = 30 * 86400;  ///< refresh token lifetime
     std::string jwt_secret;  ///< HS256 key; empty = generated once into <data_dir>/jwt.key
   } auth;
   struct Admin {
     std::string email = "admin@example.com";  ///< first admin, created on an empty database
-    std::string password;                      ///< empty = a generated one, printed once
+    std::string password;                     ///< empty = a generated one, printed once
   } admin;
 };
 
 struct ConfigKey {
-  std::string key;       ///< "server.listen"
-  std::string env;       ///< "OFFICE_SERVER_LISTEN"
-  std::string type;      ///< "string", "uint", "bool"
+  std::string key;   ///< "server.listen"
+  std::string env;   ///< "OFFICE_SERVER_LISTEN"
+  std::string type;  ///< "string", "uint", "bool"
   std::string help;
   std::string default_value;
 };

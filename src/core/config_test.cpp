@@ -18,13 +18,13 @@ TEST(Config, PrecedenceFileEnvFlags) {
   std::string path = ::testing::TempDir() + "/office_config_test.yaml";
   std::ofstream(path) << "server:\n  listen: 0.0.0.0:9000\n  io_threads: 3\nlog:\n  level: debug\n"
                          "data_dir: /tmp/x\n";
-  auto c = load_config(path, {"OFFICE_SERVER_IO_THREADS=5", "PATH=/usr/bin"},
-                       {{"data_dir", "/tmp/y"}});
+  auto c =
+      load_config(path, {"OFFICE_SERVER_IO_THREADS=5", "PATH=/usr/bin"}, {{"data_dir", "/tmp/y"}});
   ASSERT_TRUE(c.ok()) << c.error().message;
   EXPECT_EQ(c->server.listen, "0.0.0.0:9000");  // file
   EXPECT_EQ(c->server.io_threads, 5u);          // env beats file
   EXPECT_EQ(c->log.level, "debug");
-  EXPECT_EQ(c->data_dir, "/tmp/y");             // flag beats file
+  EXPECT_EQ(c->data_dir, "/tmp/y");  // flag beats file
 }
 
 TEST(Config, UnknownKeysNamed) {

@@ -18,9 +18,8 @@ TEST(Hex, RoundTrip) {
 
 TEST(Base64Url, Rfc4648Vectors) {
   const std::pair<const char*, const char*> vectors[] = {
-      {"", ""}, {"f", "Zg"}, {"fo", "Zm8"}, {"foo", "Zm9v"},
-      {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
-      {"\xfb\xff", "-_8"}};
+      {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
+      {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"}};
   for (auto [plain, enc] : vectors) {
     EXPECT_EQ(base64url_encode(plain), enc);
     std::string dec;
@@ -31,10 +30,10 @@ TEST(Base64Url, Rfc4648Vectors) {
 
 TEST(Base64Url, RejectsBadInput) {
   std::string out;
-  EXPECT_FALSE(base64url_decode("Zm9v=", out));   // padding not allowed
-  EXPECT_FALSE(base64url_decode("Zm+v", out));    // standard alphabet
-  EXPECT_FALSE(base64url_decode("Z", out));       // impossible length
-  EXPECT_FALSE(base64url_decode("Zh", out));      // non-canonical trailing bits
+  EXPECT_FALSE(base64url_decode("Zm9v=", out));  // padding not allowed
+  EXPECT_FALSE(base64url_decode("Zm+v", out));   // standard alphabet
+  EXPECT_FALSE(base64url_decode("Z", out));      // impossible length
+  EXPECT_FALSE(base64url_decode("Zh", out));     // non-canonical trailing bits
 }
 
 }  // namespace

@@ -66,7 +66,8 @@ Result<std::string> JsonBody::string(std::string_view field) const {
 Result<std::optional<bool>> JsonBody::opt_bool(std::string_view field) const {
   const auto* v = find(field);
   if (v == nullptr) return std::optional<bool>();
-  if (!v->is_boolean()) return Error::invalid("field '" + std::string(field) + "' must be true or false");
+  if (!v->is_boolean())
+    return Error::invalid("field '" + std::string(field) + "' must be true or false");
   return std::optional<bool>(v->get<bool>());
 }
 
@@ -90,9 +91,11 @@ Result<std::vector<std::string>> JsonBody::string_list(std::string_view field) c
   const auto* v = find(field);
   std::vector<std::string> out;
   if (v == nullptr) return out;
-  if (!v->is_array()) return Error::invalid("field '" + std::string(field) + "' must be a list of strings");
+  if (!v->is_array())
+    return Error::invalid("field '" + std::string(field) + "' must be a list of strings");
   for (const auto& e : *v) {
-    if (!e.is_string()) return Error::invalid("field '" + std::string(field) + "' must be a list of strings");
+    if (!e.is_string())
+      return Error::invalid("field '" + std::string(field) + "' must be a list of strings");
     out.push_back(e.get<std::string>());
   }
   return out;

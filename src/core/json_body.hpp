@@ -21,13 +21,15 @@ namespace office {
 class JsonBody {
  public:
   /// `fields` lists the accepted lowerCamelCase names.
-  static Result<JsonBody> parse(std::string_view body, std::initializer_list<std::string_view> fields);
+  static Result<JsonBody> parse(std::string_view body,
+                                std::initializer_list<std::string_view> fields);
   ~JsonBody();
   JsonBody(JsonBody&&) noexcept;
   JsonBody& operator=(JsonBody&&) noexcept;
 
   Result<std::optional<std::string>> opt_string(std::string_view field) const;
-  Result<std::string> string(std::string_view field) const;  ///< missing -> error "field is required"
+  Result<std::string> string(
+      std::string_view field) const;  ///< missing -> error "field is required"
   Result<std::optional<bool>> opt_bool(std::string_view field) const;
   Result<std::optional<std::int64_t>> opt_int(std::string_view field) const;
   Result<std::vector<std::string>> string_list(std::string_view field) const;  ///< missing -> empty

@@ -23,7 +23,8 @@ TEST(JsonBody, RejectsBadInputNamingTheField) {
   auto unknown = JsonBody::parse(R"({"emial":"x"})", {"email"});
   ASSERT_FALSE(unknown.ok());
   EXPECT_NE(unknown.error().message.find("emial"), std::string::npos);
-  auto b = JsonBody::parse(R"({"email":5,"flag":"yes","n":1.5,"l":[1]})", {"email", "flag", "n", "l"});
+  auto b =
+      JsonBody::parse(R"({"email":5,"flag":"yes","n":1.5,"l":[1]})", {"email", "flag", "n", "l"});
   ASSERT_TRUE(b.ok());
   EXPECT_FALSE(b->opt_string("email").ok());
   EXPECT_NE(b->opt_string("email").error().message.find("email"), std::string::npos);

@@ -26,7 +26,8 @@ class JsonFormatter final : public spdlog::formatter {
     gmtime_r(&tt, &tm);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms));
+                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(ms));
     line += buf;
     line += "\",\"level\":\"";
     auto lv = spdlog::level::to_string_view(msg.level);
@@ -51,7 +52,8 @@ class JsonFormatter final : public spdlog::formatter {
 
 class TraceFlag final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg&, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg&, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     if (!t_trace_id.empty()) {
       dest.append(std::string_view(" trace="));
       dest.append(std::string_view(t_trace_id));
@@ -64,8 +66,8 @@ class TraceFlag final : public spdlog::custom_flag_formatter {
 }  // namespace
 
 void init(const Options& options) {
-  auto logger = std::make_shared<spdlog::logger>(
-      "office", std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  auto logger =
+      std::make_shared<spdlog::logger>("office", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   if (options.format == "json") {
     logger->set_formatter(make_json_formatter());
   } else {
@@ -100,11 +102,21 @@ void append_json_escaped(std::string& out, std::string_view s) {
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (u < 0x20) {
           out += "\\u00";

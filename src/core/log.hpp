@@ -8,8 +8,8 @@
 namespace office::log {
 
 struct Options {
-  std::string level = "info";  ///< trace, debug, info, warn, error, off
-  std::string format = "json"; ///< "json" (one object per line) or "text"
+  std::string level = "info";   ///< trace, debug, info, warn, error, off
+  std::string format = "json";  ///< "json" (one object per line) or "text"
 };
 
 /// Installs the process-wide logger (stderr). Call once at start-up; until then

@@ -1,8 +1,8 @@
 #include "core/log.hpp"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
+#include <nlohmann/json.hpp>
 
 #include <sstream>
 

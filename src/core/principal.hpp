@@ -11,8 +11,8 @@ struct Principal {
   std::string tenant_id;
   std::string user_id;
   std::string session_id;
-  std::string role;            ///< "admin" or "member"
-  bool platform_admin = false; ///< may manage tenants across the installation
+  std::string role;             ///< "admin" or "member"
+  bool platform_admin = false;  ///< may manage tenants across the installation
   bool is_admin() const { return role == "admin"; }
 };
 

@@ -24,8 +24,8 @@ std::optional<TraceContext> TraceContext::parse(std::string_view h) {
   if (h.size() > 55 && h[55] != '-') return std::nullopt;
   TraceContext t;
   std::array<std::uint8_t, 1> flags{};
-  if (!from_hex(h.substr(3, 32), t.trace_id, true) || !from_hex(h.substr(36, 16), t.span_id, true) ||
-      !from_hex(h.substr(53, 2), flags, true))
+  if (!from_hex(h.substr(3, 32), t.trace_id, true) ||
+      !from_hex(h.substr(36, 16), t.span_id, true) || !from_hex(h.substr(53, 2), flags, true))
     return std::nullopt;
   if (all_zero(t.trace_id) || all_zero(t.span_id)) return std::nullopt;
   t.flags = flags[0];

@@ -23,9 +23,9 @@ struct TraceContext {
   /// The same trace with a new random span id (a child span).
   TraceContext child() const;
 
-  std::string to_header() const;       ///< "00-...-...-.."
-  std::string trace_id_hex() const;    ///< 32 lower-case hex digits
-  std::string span_id_hex() const;     ///< 16 lower-case hex digits
+  std::string to_header() const;     ///< "00-...-...-.."
+  std::string trace_id_hex() const;  ///< 32 lower-case hex digits
+  std::string span_id_hex() const;   ///< 16 lower-case hex digits
   bool sampled() const { return (flags & 1) != 0; }
 };
 

@@ -18,13 +18,13 @@ TEST(TraceContext, ParsesAndFormatsSpecExample) {
 TEST(TraceContext, RejectsInvalid) {
   for (const char* bad : {
            "",
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",            // short
-           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",         // zero trace
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",         // zero span
-           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",         // version ff
-           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",         // upper case
-           "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",         // non-hex
-           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",   // v00 trailing
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",           // short
+           "00-00000000000000000000000000000000-00f067aa0ba902b7-01",        // zero trace
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",        // zero span
+           "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // version ff
+           "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",        // upper case
+           "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",        // non-hex
+           "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",  // v00 trailing
            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
        }) {
     EXPECT_FALSE(TraceContext::parse(bad)) << bad;

@@ -60,10 +60,12 @@ Response reply(const Result<T>& r, int status = 200) {
 }
 
 // Unwraps a Result inside a handler: returns the error response from the handler.
-#define OFFICE_TRY_ASSIGN(var, expr)                      \
-  auto var##_result = (expr);                             \
+// NOLINTBEGIN(bugprone-macro-parentheses): `var` names a declaration.
+#define OFFICE_TRY_ASSIGN(var, expr)                               \
+  auto var##_result = (expr);                                      \
   if (!var##_result) return Response::error(var##_result.error()); \
   auto var = std::move(*var##_result)
+// NOLINTEND(bugprone-macro-parentheses)
 
 Result<PageRequest> page_of(const Request& req) {
   PageRequest page;
@@ -97,7 +99,8 @@ class SessionSocket final : public net::WebSocketHandler {
   }
   void on_message(std::string_view text) override {
     auto msg = json::parse(text, nullptr, false);
-    if (msg.is_discarded() || !msg.is_object() || !msg.contains("type") || !msg["type"].is_string()) {
+    if (msg.is_discarded() || !msg.is_object() || !msg.contains("type") ||
+        !msg["type"].is_string()) {
       error("INVALID_ARGUMENT", "messages must be JSON objects with a string \"type\"");
       return;
     }
@@ -122,24 +125,33 @@ class SessionSocket final : public net::WebSocketHandler {
 
 void auth_routes(net::Router& r, IdentityService& s) {
   net::RouteOptions pub{.auth = false, .offload = true};
-  r.add(Method::kPost, "/api/v1/auth/login", [&s](Request& req) {
-    OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"email", "password", "tenant"}));
-    OFFICE_TRY_ASSIGN(email, body.string("email"));
-    OFFICE_TRY_ASSIGN(password, body.string("password"));
-    OFFICE_TRY_ASSIGN(tenant, body.opt_string("tenant"));
-    return reply(s.login(email, password, tenant.value_or("")));
-  }, pub);
-  r.add(Method::kPost, "/api/v1/auth/refresh", [&s](Request& req) {
-    OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
-    OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
-    return reply(s.refresh(token));
-  }, pub);
-  r.add(Method::kPost, "/api/v1/auth/logout", [&s](Request& req) {
-    OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
-    OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
-    if (auto st = s.logout(token); !st) return Response::error(st.error());
-    return Response::no_content();
-  }, pub);
+  r.add(
+      Method::kPost, "/api/v1/auth/login",
+      [&s](Request& req) {
+        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"email", "password", "tenant"}));
+        OFFICE_TRY_ASSIGN(email, body.string("email"));
+        OFFICE_TRY_ASSIGN(password, body.string("password"));
+        OFFICE_TRY_ASSIGN(tenant, body.opt_string("tenant"));
+        return reply(s.login(email, password, tenant.value_or("")));
+      },
+      pub);
+  r.add(
+      Method::kPost, "/api/v1/auth/refresh",
+      [&s](Request& req) {
+        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
+        OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
+        return reply(s.refresh(token));
+      },
+      pub);
+  r.add(
+      Method::kPost, "/api/v1/auth/logout",
+      [&s](Request& req) {
+        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
+        OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
+        if (auto st = s.logout(token); !st) return Response::error(st.error());
+        return Response::no_content();
+      },
+      pub);
 }
 
 void user_routes(net::Router& r, IdentityService& s) {
@@ -150,41 +162,49 @@ void user_routes(net::Router& r, IdentityService& s) {
     OFFICE_TRY_ASSIGN(page, page_of(req));
     return page_reply(s.list_users(req.caller(), page), "users");
   });
-  r.add(Method::kPost, "/api/v1/users", [&s](Request& req) {
-    OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"email", "password", "displayName", "role", "plan"}));
-    NewUser u;
-    OFFICE_TRY_ASSIGN(email, body.string("email"));
-    OFFICE_TRY_ASSIGN(password, body.string("password"));
-    OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
-    OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
-    OFFICE_TRY_ASSIGN(plan, body.opt_string("plan"));
-    u.email = email;
-    u.password = password;
-    u.display_name = name.value_or("");
-    u.role = role.value_or("member");
-    u.plan = plan.value_or("free_tier");
-    return reply(s.create_user(req.caller(), u), 201);
-  }, writes);
+  r.add(
+      Method::kPost, "/api/v1/users",
+      [&s](Request& req) {
+        OFFICE_TRY_ASSIGN(
+            body, JsonBody::parse(req.body, {"email", "password", "displayName", "role", "plan"}));
+        NewUser u;
+        OFFICE_TRY_ASSIGN(email, body.string("email"));
+        OFFICE_TRY_ASSIGN(password, body.string("password"));
+        OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
+        OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
+        OFFICE_TRY_ASSIGN(plan, body.opt_string("plan"));
+        u.email = email;
+        u.password = password;
+        u.display_name = name.value_or("");
+        u.role = role.value_or("member");
+        u.plan = plan.value_or("free_tier");
+        return reply(s.create_user(req.caller(), u), 201);
+      },
+      writes);
   r.add(Method::kGet, "/api/v1/users/{id}",
         [&s](Request& req) { return reply(s.get_user(req.caller(), req.param("id"))); });
-  r.add(Method::kPatch, "/api/v1/users/{id}", [&s](Request& req) {
-    OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"displayName", "role", "plan", "disabled", "password"}));
-    UserPatch p;
-    OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
-    OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
-    OFFICE_TRY_ASSIGN(plan, body.opt_string("plan"));
-    OFFICE_TRY_ASSIGN(disabled, body.opt_bool("disabled"));
-    OFFICE_TRY_ASSIGN(password, body.opt_string("password"));
-    p.display_name = name;
-    p.role = role;
-    p.plan = plan;
-    p.disabled = disabled;
-    p.password = password;
-    return reply(s.update_user(req.caller(), req.param("id"), p));
-  }, writes);
-  r.add(Method::kPost, "/api/v1/users/{id}/disable",
-        [&s](Request& req) { return reply(s.disable_user(req.caller(), req.param("id"))); },
-        writes);
+  r.add(
+      Method::kPatch, "/api/v1/users/{id}",
+      [&s](Request& req) {
+        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"displayName", "role", "plan",
+                                                           "disabled", "password"}));
+        UserPatch p;
+        OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
+        OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
+        OFFICE_TRY_ASSIGN(plan, body.opt_string("plan"));
+        OFFICE_TRY_ASSIGN(disabled, body.opt_bool("disabled"));
+        OFFICE_TRY_ASSIGN(password, body.opt_string("password"));
+        p.display_name = name;
+        p.role = role;
+        p.plan = plan;
+        p.disabled = disabled;
+        p.password = password;
+        return reply(s.update_user(req.caller(), req.param("id"), p));
+      },
+      writes);
+  r.add(
+      Method::kPost, "/api/v1/users/{id}/disable",
+      [&s](Request& req) { return reply(s.disable_user(req.caller(), req.param("id"))); }, writes);
 }
 
 void group_routes(net::Router& r, IdentityService& s) {
@@ -193,32 +213,48 @@ void group_routes(net::Router& r, IdentityService& s) {
     OFFICE_TRY_ASSIGN(page, page_of(req));
     return page_reply(s.list_groups(req.caller(), page), "groups");
   });
-  r.add(Method::kPost, "/api/v1/groups", [&s](Request& req) {
-    OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"name", "description", "memberIds"}));
-    OFFICE_TRY_ASSIGN(name, body.string("name"));
-    OFFICE_TRY_ASSIGN(description, body.opt_string("description"));
-    OFFICE_TRY_ASSIGN(members, body.string_list("memberIds"));
-    return reply(s.create_group(req.caller(), NewGroup{name, description.value_or(""), members}), 201);
-  }, writes);
+  r.add(
+      Method::kPost, "/api/v1/groups",
+      [&s](Request& req) {
+        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"name", "description", "memberIds"}));
+        OFFICE_TRY_ASSIGN(name, body.string("name"));
+        OFFICE_TRY_ASSIGN(description, body.opt_string("description"));
+        OFFICE_TRY_ASSIGN(members, body.string_list("memberIds"));
+        return reply(
+            s.create_group(req.caller(), NewGroup{name, description.value_or(""), members}), 201);
+      },
+      writes);
   r.add(Method::kGet, "/api/v1/groups/{id}",
         [&s](Request& req) { return reply(s.get_group(req.caller(), req.param("id"))); });
-  r.add(Method::kPatch, "/api/v1/groups/{id}", [&s](Request& req) {
-    OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"name", "description"}));
-    OFFICE_TRY_ASSIGN(name, body.opt_string("name"));
-    OFFICE_TRY_ASSIGN(description, body.opt_string("description"));
-    return reply(s.update_group(req.caller(), req.param("id"), GroupPatch{name, description}));
-  }, writes);
-  r.add(Method::kDelete, "/api/v1/groups/{id}", [&s](Request& req) {
-    if (auto st = s.delete_group(req.caller(), req.param("id")); !st)
-      return Response::error(st.error());
-    return Response::no_content();
-  }, writes);
-  r.add(Method::kPut, "/api/v1/groups/{id}/members/{userId}", [&s](Request& req) {
-    return reply(s.add_member(req.caller(), req.param("id"), req.param("userId")));
-  }, writes);
-  r.add(Method::kDelete, "/api/v1/groups/{id}/members/{userId}", [&s](Request& req) {
-    return reply(s.remove_member(req.caller(), req.param("id"), req.param("userId")));
-  }, writes);
+  r.add(
+      Method::kPatch, "/api/v1/groups/{id}",
+      [&s](Request& req) {
+        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"name", "description"}));
+        OFFICE_TRY_ASSIGN(name, body.opt_string("name"));
+        OFFICE_TRY_ASSIGN(description, body.opt_string("description"));
+        return reply(s.update_group(req.caller(), req.param("id"), GroupPatch{name, description}));
+      },
+      writes);
+  r.add(
+      Method::kDelete, "/api/v1/groups/{id}",
+      [&s](Request& req) {
+        if (auto st = s.delete_group(req.caller(), req.param("id")); !st)
+          return Response::error(st.error());
+        return Response::no_content();
+      },
+      writes);
+  r.add(
+      Method::kPut, "/api/v1/groups/{id}/members/{userId}",
+      [&s](Request& req) {
+        return reply(s.add_member(req.caller(), req.param("id"), req.param("userId")));
+      },
+      writes);
+  r.add(
+      Method::kDelete, "/api/v1/groups/{id}/members/{userId}",
+      [&s](Request& req) {
+        return reply(s.remove_member(req.caller(), req.param("id"), req.param("userId")));
+      },
+      writes);
 }
 
 void tenant_routes(net::Router& r, IdentityService& s) {
@@ -229,21 +265,25 @@ void tenant_routes(net::Router& r, IdentityService& s) {
     for (const auto& t : *list) items.push_back(to_json(t));
     return ok(200, {{"tenants", items}});
   });
-  r.add(Method::kPost, "/api/v1/tenants", [&s](Request& req) {
-    OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"slug", "displayName", "adminEmail", "adminPassword"}));
-    NewTenant t;
-    OFFICE_TRY_ASSIGN(slug, body.string("slug"));
-    OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
-    OFFICE_TRY_ASSIGN(email, body.string("adminEmail"));
-    OFFICE_TRY_ASSIGN(password, body.string("adminPassword"));
-    t.slug = slug;
-    t.display_name = name.value_or("");
-    t.admin_email = email;
-    t.admin_password = password;
-    auto made = s.create_tenant(req.caller(), t);
-    if (!made) return Response::error(made.error());
-    return ok(201, {{"tenant", to_json(made->first)}, {"admin", to_json(made->second)}});
-  }, net::RouteOptions{.auth = true, .offload = true});
+  r.add(
+      Method::kPost, "/api/v1/tenants",
+      [&s](Request& req) {
+        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"slug", "displayName", "adminEmail",
+                                                           "adminPassword"}));
+        NewTenant t;
+        OFFICE_TRY_ASSIGN(slug, body.string("slug"));
+        OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
+        OFFICE_TRY_ASSIGN(email, body.string("adminEmail"));
+        OFFICE_TRY_ASSIGN(password, body.string("adminPassword"));
+        t.slug = slug;
+        t.display_name = name.value_or("");
+        t.admin_email = email;
+        t.admin_password = password;
+        auto made = s.create_tenant(req.caller(), t);
+        if (!made) return Response::error(made.error());
+        return ok(201, {{"tenant", to_json(made->first)}, {"admin", to_json(made->second)}});
+      },
+      net::RouteOptions{.auth = true, .offload = true});
 }
 
 #undef OFFICE_TRY_ASSIGN
@@ -267,19 +307,21 @@ std::string access_token_of(const Request& req) {
 void register_routes(net::Router& router, IdentityService& service) {
   router.set_authenticator([&service](const Request& req) -> Result<Principal> {
     std::string token = access_token_of(req);
-    if (token.empty()) return Error::unauthenticated("missing access token (Authorization: Bearer)");
+    if (token.empty())
+      return Error::unauthenticated("missing access token (Authorization: Bearer)");
     return service.authenticate(token);
   });
   auth_routes(router, service);
   user_routes(router, service);
   group_routes(router, service);
   tenant_routes(router, service);
-  router.add_websocket("/api/v1/ws", [&service](Request& req)
-                           -> Result<std::unique_ptr<net::WebSocketHandler>> {
-    auto me = service.get_profile(req.caller());
-    if (!me) return me.error();
-    return std::unique_ptr<net::WebSocketHandler>(std::make_unique<SessionSocket>(std::move(*me)));
-  });
+  router.add_websocket("/api/v1/ws",
+                       [&service](Request& req) -> Result<std::unique_ptr<net::WebSocketHandler>> {
+                         auto me = service.get_profile(req.caller());
+                         if (!me) return me.error();
+                         return std::unique_ptr<net::WebSocketHandler>(
+                             std::make_unique<SessionSocket>(std::move(*me)));
+                       });
 }
 
 }  // namespace office::identity

@@ -23,7 +23,8 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
 Error unauth(std::string why) { return Error::unauthenticated(std::move(why)); }
 
 // The only header we issue; verification still parses whatever arrives.
-constexpr std::string_view kHeaderB64 = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";  // {"alg":"HS256","typ":"JWT"}
+constexpr std::string_view kHeaderB64 =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9";  // {"alg":"HS256","typ":"JWT"}
 
 }  // namespace
 
@@ -36,9 +37,9 @@ JwtCodec::JwtCodec(std::string key, std::string issuer, std::string audience, co
       leeway_s_(leeway_s) {}
 
 std::string JwtCodec::sign(const AccessClaims& c) const {
-  nlohmann::json payload = {{"iss", issuer_},        {"aud", audience_},     {"sub", c.subject},
-                            {"tid", c.tenant_id},    {"sid", c.session_id},  {"iat", c.issued_at},
-                            {"nbf", c.not_before},   {"exp", c.expires_at},  {"jti", c.jwt_id}};
+  nlohmann::json payload = {{"iss", issuer_},      {"aud", audience_},    {"sub", c.subject},
+                            {"tid", c.tenant_id},  {"sid", c.session_id}, {"iat", c.issued_at},
+                            {"nbf", c.not_before}, {"exp", c.expires_at}, {"jti", c.jwt_id}};
   std::string signing_input(kHeaderB64);
   signing_input += '.';
   signing_input += base64url_encode(payload.dump());

@@ -11,13 +11,13 @@ namespace office::identity {
 
 /// Claims of an office-suite access token.
 struct AccessClaims {
-  std::string subject;     ///< sub: user id
-  std::string tenant_id;   ///< tid
-  std::string session_id;  ///< sid: the login session (refresh-token family)
+  std::string subject;          ///< sub: user id
+  std::string tenant_id;        ///< tid
+  std::string session_id;       ///< sid: the login session (refresh-token family)
   std::int64_t issued_at = 0;   ///< iat, seconds
   std::int64_t not_before = 0;  ///< nbf, seconds
   std::int64_t expires_at = 0;  ///< exp, seconds
-  std::string jwt_id;      ///< jti
+  std::string jwt_id;           ///< jti
 };
 
 /// Signs and verifies JWTs (RFC 7519) with HMAC-SHA256. The verifier accepts

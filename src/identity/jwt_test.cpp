@@ -105,9 +105,9 @@ TEST(Jwt, MalformedNeverCrashes) {
   FakeClock clock;
   JwtCodec jwt(kKey, "iss", "aud", clock);
   std::string good = jwt.sign(claims(clock));
-  for (std::string bad : {std::string(""), std::string("a"), std::string("a.b"), std::string("a.b.c.d"),
-                          std::string("...."), std::string("!!.??.**"), good + "x",
-                          good.substr(0, good.size() - 2), std::string(10000, 'a')}) {
+  for (std::string bad : {std::string(""), std::string("a"), std::string("a.b"),
+                          std::string("a.b.c.d"), std::string("...."), std::string("!!.??.**"),
+                          good + "x", good.substr(0, good.size() - 2), std::string(10000, 'a')}) {
     auto r = jwt.verify(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

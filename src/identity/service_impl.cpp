@@ -29,7 +29,9 @@ std::string random_token(std::size_t bytes) {
   return base64url_encode(raw);
 }
 
-Error not_found(std::string_view what) { return Error::not_found(std::string(what) + " not found"); }
+Error not_found(std::string_view what) {
+  return Error::not_found(std::string(what) + " not found");
+}
 
 Status require_admin(const Principal& p) {
   if (!p.is_admin()) return Error::denied("this needs the admin role");
@@ -113,9 +115,9 @@ Result<std::optional<std::string>> IdentityServiceImpl::bootstrap(std::string_vi
     generated = password;
   }
   Tenant tenant{new_id(clock_), "default", "Default", clock_.now_ms()};
-  auto user = make_user(tenant.id, NewUser{std::string(admin_email), password, "Administrator",
-                                           "admin", "premium"},
-                        true);
+  auto user = make_user(
+      tenant.id, NewUser{std::string(admin_email), password, "Administrator", "admin", "premium"},
+      true);
   if (!user) return Error::invalid("first admin: " + user.error().message);
   auto hash = hasher_.hash(password);
   if (!hash) return hash.error();
@@ -137,8 +139,8 @@ Result<Tokens> IdentityServiceImpl::open_session(Tx& tx, const User& user) {
   std::int64_t now_ms = clock_.now_ms();
   std::string session_id = new_id(clock_);
   std::int64_t refresh_expire = now_ms + options_.refresh_ttl_s * 1000;
-  if (auto st = store::insert_session(tx, session_id, user.tenant_id, user.id, now_ms,
-                                      refresh_expire);
+  if (auto st =
+          store::insert_session(tx, session_id, user.tenant_id, user.id, now_ms, refresh_expire);
       !st)
     return st.error();
   Tokens t;
@@ -201,43 +203,45 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
   if (refresh_token.empty() || refresh_token.size() > 256) return invalid;
   std::string hash = sha256_hex(refresh_token);
   bool replayed = false;
-  auto tokens = write_value<std::optional<Tokens>>(db_, [&](Tx& tx) -> Result<std::optional<Tokens>> {
-    auto row = store::refresh_by_hash(tx, hash);
-    if (!row) return row.error();
-    if (!*row) return std::optional<Tokens>();
-    const auto& r = **row;
-    std::int64_t now_ms = clock_.now_ms();
-    if (r.used) {
-      // A rotated token came back: someone holds a copy. End the whole session
-      // (commit the revocation, then fail).
-      replayed = true;
-      if (auto st = store::revoke_session(tx, r.session_id, now_ms); !st) return st.error();
-      return std::optional<Tokens>();
-    }
-    auto auth = store::session_auth(tx, r.tenant_id, r.user_id, r.session_id);
-    if (!auth) return auth.error();
-    if (!*auth || (*auth)->session_revoked || (*auth)->user_disabled || r.expire_ms <= now_ms)
-      return std::optional<Tokens>();
-    auto used = store::mark_refresh_used(tx, hash);
-    if (!used) return used.error();
-    if (!*used) return std::optional<Tokens>();
-    auto user = store::user_by_id(tx, r.tenant_id, r.user_id);
-    if (!user) return user.error();
-    if (!*user) return std::optional<Tokens>();
-    Tokens t;
-    t.refresh_token = random_token(32);
-    if (auto st = store::insert_refresh(
-            tx, sha256_hex(t.refresh_token),
-            store::RefreshRow{r.session_id, r.tenant_id, r.user_id, false, r.expire_ms}, now_ms);
-        !st)
-      return st.error();
-    std::int64_t now_s = now_ms / 1000;
-    t.access_token = jwt_.sign(AccessClaims{r.user_id, r.tenant_id, r.session_id, now_s, now_s,
-                                            now_s + options_.access_ttl_s, new_id(clock_)});
-    t.expires_in = options_.access_ttl_s;
-    t.user = std::move(**user);
-    return std::optional<Tokens>(std::move(t));
-  });
+  auto tokens =
+      write_value<std::optional<Tokens>>(db_, [&](Tx& tx) -> Result<std::optional<Tokens>> {
+        auto row = store::refresh_by_hash(tx, hash);
+        if (!row) return row.error();
+        if (!*row) return std::optional<Tokens>();
+        const auto& r = **row;
+        std::int64_t now_ms = clock_.now_ms();
+        if (r.used) {
+          // A rotated token came back: someone holds a copy. End the whole session
+          // (commit the revocation, then fail).
+          replayed = true;
+          if (auto st = store::revoke_session(tx, r.session_id, now_ms); !st) return st.error();
+          return std::optional<Tokens>();
+        }
+        auto auth = store::session_auth(tx, r.tenant_id, r.user_id, r.session_id);
+        if (!auth) return auth.error();
+        if (!*auth || (*auth)->session_revoked || (*auth)->user_disabled || r.expire_ms <= now_ms)
+          return std::optional<Tokens>();
+        auto used = store::mark_refresh_used(tx, hash);
+        if (!used) return used.error();
+        if (!*used) return std::optional<Tokens>();
+        auto user = store::user_by_id(tx, r.tenant_id, r.user_id);
+        if (!user) return user.error();
+        if (!*user) return std::optional<Tokens>();
+        Tokens t;
+        t.refresh_token = random_token(32);
+        if (auto st = store::insert_refresh(
+                tx, sha256_hex(t.refresh_token),
+                store::RefreshRow{r.session_id, r.tenant_id, r.user_id, false, r.expire_ms},
+                now_ms);
+            !st)
+          return st.error();
+        std::int64_t now_s = now_ms / 1000;
+        t.access_token = jwt_.sign(AccessClaims{r.user_id, r.tenant_id, r.session_id, now_s, now_s,
+                                                now_s + options_.access_ttl_s, new_id(clock_)});
+        t.expires_in = options_.access_ttl_s;
+        t.user = std::move(**user);
+        return std::optional<Tokens>(std::move(t));
+      });
   cache_.invalidate_all();  // a replay revoked a session
   if (!tokens) return tokens.error();
   if (replayed) return Error::unauthenticated("refresh token was already used; session revoked");
@@ -305,8 +309,8 @@ Result<User> IdentityServiceImpl::get_user(const Principal& p, std::string_view 
   if (!looks_like_id(id)) return not_found("user");
   if (auto hit = cache_.profile(p.tenant_id, id)) return std::move(*hit);
   std::uint64_t epoch = cache_.epoch();
-  auto u = read_value<std::optional<User>>(db_,
-                                           [&](Tx& tx) { return store::user_by_id(tx, p.tenant_id, id); });
+  auto u = read_value<std::optional<User>>(
+      db_, [&](Tx& tx) { return store::user_by_id(tx, p.tenant_id, id); });
   if (!u) return u.error();
   if (!*u) return not_found("user");
   cache_.put_profile(**u, epoch);
@@ -353,7 +357,8 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
       auto admins = store::count_admins(tx, p.tenant_id);
       if (!admins) return admins.error();
       if (*admins <= 1)
-        return Error{ErrorCode::kFailedPrecondition, "a tenant must keep at least one active admin"};
+        return Error{ErrorCode::kFailedPrecondition,
+                     "a tenant must keep at least one active admin"};
     }
     if (auto st = store::update_user(tx, u); !st) return st.error();
     if (hash)
@@ -446,7 +451,8 @@ Result<Group> IdentityServiceImpl::update_group(const Principal& p, std::string_
 Status IdentityServiceImpl::delete_group(const Principal& p, std::string_view id) {
   if (auto st = require_admin(p); !st) return st;
   if (!looks_like_id(id)) return not_found("group");
-  auto deleted = write_value<bool>(db_, [&](Tx& tx) { return store::delete_group(tx, p.tenant_id, id); });
+  auto deleted =
+      write_value<bool>(db_, [&](Tx& tx) { return store::delete_group(tx, p.tenant_id, id); });
   cache_.invalidate_all();  // members' groupIds changed
   if (!deleted) return deleted.error();
   if (!*deleted) return not_found("group");
@@ -493,8 +499,8 @@ Result<std::pair<Tenant, User>> IdentityServiceImpl::create_tenant(const Princip
   std::string name = in.display_name.empty() ? in.slug : in.display_name;
   if (auto st = check_display_name(name); !st) return st.error();
   Tenant t{new_id(clock_), in.slug, name, clock_.now_ms()};
-  auto admin = make_user(t.id, NewUser{in.admin_email, in.admin_password, "", "admin", "free_tier"},
-                         false);
+  auto admin =
+      make_user(t.id, NewUser{in.admin_email, in.admin_password, "", "admin", "free_tier"}, false);
   if (!admin) return Error::invalid("admin: " + admin.error().message);
   auto hash = hasher_.hash(in.admin_password);
   if (!hash) return hash.error();

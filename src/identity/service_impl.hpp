@@ -75,7 +75,8 @@ class IdentityServiceImpl final : public IdentityService {
   IdentityOptions options_;
   JwtCodec jwt_;
   std::string dummy_hash_;
-  mutable AuthCache cache_;  ///< hot-path memo; invalidate_all() after identity writes  ///< verified against when the e-mail is unknown (equal timing)
+  mutable AuthCache cache_;  ///< hot-path memo; invalidate_all() after identity writes  ///<
+                             ///< verified against when the e-mail is unknown (equal timing)
 };
 
 }  // namespace office::identity

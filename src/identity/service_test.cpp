@@ -23,7 +23,8 @@ class IdentityServiceTest : public ::testing::Test {
     ASSERT_TRUE(db_->migrate(store::migrations()).ok());
     svc_ = std::make_unique<IdentityServiceImpl>(
         *db_, clock_, PasswordHasher::for_tests(),
-        IdentityOptions{.jwt_key = std::string(32, 'k'), .access_ttl_s = 60, .refresh_ttl_s = 3600});
+        IdentityOptions{
+            .jwt_key = std::string(32, 'k'), .access_ttl_s = 60, .refresh_ttl_s = 3600});
     auto boot = svc_->bootstrap("Admin@Example.com", "admin-password");
     ASSERT_TRUE(boot.ok()) << boot.error().message;
     admin_ = login("admin@example.com", "admin-password");
@@ -175,7 +176,8 @@ TEST_F(IdentityServiceTest, LastAdminIsKept) {
 
 TEST_F(IdentityServiceTest, Pagination) {
   for (int i = 0; i < 7; ++i)
-    ASSERT_TRUE(svc_->create_user(admin_, {"u" + std::to_string(i) + "@example.com", "password1"}).ok());
+    ASSERT_TRUE(
+        svc_->create_user(admin_, {"u" + std::to_string(i) + "@example.com", "password1"}).ok());
   std::vector<std::string> seen;
   PageRequest req{.page_size = 3};
   for (int guard = 0; guard < 10; ++guard) {

@@ -115,7 +115,7 @@ Group group_from(const Row& r) {
   return Group{r.text(0), r.text(1), r.text(2), r.text(3), {}, r.i64(4)};
 }
 
-Status ok_or(Result<std::int64_t> r) {
+Status ok_or(const Result<std::int64_t>& r) {
   if (!r) return r.error();
   return {};
 }
@@ -131,8 +131,9 @@ Result<std::int64_t> count_tenants(Tx& tx) {
 }
 
 Status insert_tenant(Tx& tx, const Tenant& t) {
-  return ok_or(tx.exec("INSERT INTO tenants (id, slug, display_name, create_ms) VALUES (?1,?2,?3,?4)",
-                       {t.id, t.slug, t.display_name, t.create_ms}));
+  return ok_or(
+      tx.exec("INSERT INTO tenants (id, slug, display_name, create_ms) VALUES (?1,?2,?3,?4)",
+              {t.id, t.slug, t.display_name, t.create_ms}));
 }
 
 Result<std::optional<Tenant>> tenant_by_slug(Tx& tx, std::string_view slug) {
@@ -220,9 +221,10 @@ Result<std::int64_t> count_admins(Tx& tx, std::string_view tenant_id) {
 }
 
 Status insert_group(Tx& tx, const Group& g) {
-  return ok_or(tx.exec(
-      "INSERT INTO user_groups (tenant_id, id, name, description, create_ms) VALUES (?1,?2,?3,?4,?5)",
-      {g.tenant_id, g.id, g.name, g.description, g.create_ms}));
+  return ok_or(
+      tx.exec("INSERT INTO user_groups (tenant_id, id, name, description, create_ms) VALUES "
+              "(?1,?2,?3,?4,?5)",
+              {g.tenant_id, g.id, g.name, g.description, g.create_ms}));
 }
 
 Result<std::optional<Group>> group_by_id(Tx& tx, std::string_view tenant_id, std::string_view id) {
@@ -253,9 +255,9 @@ Result<std::vector<Group>> list_groups(Tx& tx, std::string_view tenant_id, std::
 }
 
 Status update_group(Tx& tx, const Group& g) {
-  return ok_or(tx.exec(
-      "UPDATE user_groups SET name = ?3, description = ?4 WHERE tenant_id = ?1 AND id = ?2",
-      {g.tenant_id, g.id, g.name, g.description}));
+  return ok_or(
+      tx.exec("UPDATE user_groups SET name = ?3, description = ?4 WHERE tenant_id = ?1 AND id = ?2",
+              {g.tenant_id, g.id, g.name, g.description}));
 }
 
 Result<bool> delete_group(Tx& tx, std::string_view tenant_id, std::string_view id) {
@@ -270,17 +272,17 @@ Result<bool> delete_group(Tx& tx, std::string_view tenant_id, std::string_view i
 
 Status add_member(Tx& tx, std::string_view tenant_id, std::string_view group_id,
                   std::string_view user_id) {
-  return ok_or(tx.exec(
-      "INSERT INTO group_members (tenant_id, group_id, user_id) VALUES (?1,?2,?3) "
-      "ON CONFLICT DO NOTHING",
-      {std::string(tenant_id), std::string(group_id), std::string(user_id)}));
+  return ok_or(
+      tx.exec("INSERT INTO group_members (tenant_id, group_id, user_id) VALUES (?1,?2,?3) "
+              "ON CONFLICT DO NOTHING",
+              {std::string(tenant_id), std::string(group_id), std::string(user_id)}));
 }
 
 Status remove_member(Tx& tx, std::string_view tenant_id, std::string_view group_id,
                      std::string_view user_id) {
-  return ok_or(tx.exec(
-      "DELETE FROM group_members WHERE tenant_id = ?1 AND group_id = ?2 AND user_id = ?3",
-      {std::string(tenant_id), std::string(group_id), std::string(user_id)}));
+  return ok_or(
+      tx.exec("DELETE FROM group_members WHERE tenant_id = ?1 AND group_id = ?2 AND user_id = ?3",
+              {std::string(tenant_id), std::string(group_id), std::string(user_id)}));
 }
 
 Status insert_session(Tx& tx, std::string_view id, std::string_view tenant_id,
@@ -312,10 +314,10 @@ Status revoke_session(Tx& tx, std::string_view session_id, std::int64_t now_ms) 
 
 Status revoke_user_sessions(Tx& tx, std::string_view tenant_id, std::string_view user_id,
                             std::int64_t now_ms) {
-  return ok_or(tx.exec(
-      "UPDATE sessions SET revoked_ms = ?3 WHERE tenant_id = ?1 AND user_id = ?2 "
-      "AND revoked_ms IS NULL",
-      {std::string(tenant_id), std::string(user_id), now_ms}));
+  return ok_or(
+      tx.exec("UPDATE sessions SET revoked_ms = ?3 WHERE tenant_id = ?1 AND user_id = ?2 "
+              "AND revoked_ms IS NULL",
+              {std::string(tenant_id), std::string(user_id), now_ms}));
 }
 
 Status insert_refresh(Tx& tx, std::string_view token_hash, const RefreshRow& r,

@@ -21,8 +21,8 @@ struct User {
   std::string tenant_id;
   std::string email;
   std::string display_name;
-  std::string role;   ///< "admin" | "member"
-  std::string plan;   ///< "free_tier" | "premium"
+  std::string role;  ///< "admin" | "member"
+  std::string plan;  ///< "free_tier" | "premium"
   bool disabled = false;
   bool platform_admin = false;
   std::vector<std::string> group_ids;
@@ -75,8 +75,8 @@ struct NewTenant {
 };
 
 struct PageRequest {
-  int page_size = 50;       ///< 1..500
-  std::string page_token;   ///< opaque, from a previous page
+  int page_size = 50;      ///< 1..500
+  std::string page_token;  ///< opaque, from a previous page
 };
 
 template <class T>

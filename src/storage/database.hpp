@@ -25,10 +25,10 @@ class Row {
   explicit Row(std::vector<Value> values) : values_(std::move(values)) {}
   std::size_t size() const { return values_.size(); }
   bool is_null(std::size_t i) const;
-  std::int64_t i64(std::size_t i) const;     ///< integer column (NULL -> 0)
+  std::int64_t i64(std::size_t i) const;                     ///< integer column (NULL -> 0)
   std::optional<std::int64_t> opt_i64(std::size_t i) const;  ///< NULL -> nullopt
-  double f64(std::size_t i) const;           ///< real column (integers convert)
-  const std::string& text(std::size_t i) const;  ///< text/blob column (NULL -> "")
+  double f64(std::size_t i) const;                           ///< real column (integers convert)
+  const std::string& text(std::size_t i) const;              ///< text/blob column (NULL -> "")
   std::optional<std::string> opt_text(std::size_t i) const;
   bool boolean(std::size_t i) const { return i64(i) != 0; }
   /// The raw value (for generic code, e.g. tests and tools).
@@ -48,7 +48,8 @@ class Tx {
  public:
   virtual ~Tx() = default;
   /// Runs a statement; returns the number of rows changed.
-  virtual Result<std::int64_t> exec(std::string_view sql, std::initializer_list<Value> params = {}) = 0;
+  virtual Result<std::int64_t> exec(std::string_view sql,
+                                    std::initializer_list<Value> params = {}) = 0;
   /// Runs a query; returns all rows.
   virtual Result<std::vector<Row>> query(std::string_view sql,
                                          std::initializer_list<Value> params = {}) = 0;
@@ -60,10 +61,10 @@ class Tx {
 /// One versioned schema change of one module. Applied once, in version order,
 /// at start-up; an applied migration whose SQL changed is refused (checksum).
 struct Migration {
-  std::string module;   ///< e.g. "identity"
-  int version;          ///< 1, 2, 3 ... per module
-  std::string name;     ///< short description
-  std::string sql;      ///< one or more statements
+  std::string module;  ///< e.g. "identity"
+  int version;         ///< 1, 2, 3 ... per module
+  std::string name;    ///< short description
+  std::string sql;     ///< one or more statements
 };
 
 /// A database. Thread-safe: any thread may call read()/write() concurrently.
@@ -99,10 +100,11 @@ class Database {
 };
 
 struct SqliteOptions {
-  std::string path;                 ///< file path; ":memory:" is not supported (use a temp dir)
+  std::string path;  ///< file path; ":memory:" is not supported (use a temp dir)
   int busy_timeout_ms = 5000;
   std::size_t statement_cache_size = 128;  ///< prepared statements kept per connection
-  bool synchronous_full = true;     ///< FULL: fsync on every commit; NORMAL may lose the last commits on power loss
+  bool synchronous_full =
+      true;  ///< FULL: fsync on every commit; NORMAL may lose the last commits on power loss
   std::size_t max_idle_readers = 16;  ///< read-only connections kept open between read() calls
 };
 
