@@ -44,6 +44,32 @@ void BM_TransformInto(benchmark::State& state) {
 }
 BENCHMARK(BM_TransformInto)->Arg(0)->Arg(1)->ArgName("with_deletes");
 
+// Ops of three components ([p, {"d":1}, "x"], a replacement) are not single
+// edits: they take transform's general loop, not its single-edit fast path.
+void BM_TransformIntoGeneral(benchmark::State& state) {
+  std::vector<std::pair<ot::Op, ot::Op>> pairs;
+  for (auto& [a, b] : make_pairs(true)) {
+    const auto replace = [](const ot::Op& op) {
+      ot::Op r = op;
+      const std::size_t at = r.size() - 1;
+      r.insert(r.begin() + static_cast<std::ptrdiff_t>(at), ot::Component::del(1));
+      if (!r.back().is_insert()) r.back() = ot::Component::insert("z");
+      return r;
+    };
+    pairs.emplace_back(replace(a), replace(b));
+  }
+  ot::Op out;
+  out.reserve(8);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto& [a, b] = pairs[i++ & 1023];
+    benchmark::DoNotOptimize(ot::transform_into(a, b, ot::Side::kLeft, out));
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(BM_TransformIntoGeneral);
+
 void BM_TransformAllocating(benchmark::State& state) {
   const auto pairs = make_pairs(state.range(0) != 0);
   std::size_t i = 0;

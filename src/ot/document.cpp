@@ -54,7 +54,34 @@ std::size_t Document::allocated_bytes() const {
 }
 
 Document::Location Document::locate(std::uint64_t pos) const {
+  // Human edits are local: try the hinted chunk and its neighbours before the
+  // Fenwick descent. Chunks other than a lone empty one have cps > 0, so the
+  // chunk found here is the one the descent would find.
+  const std::size_t c = hint_chunk_;
+  const std::uint64_t s = hint_start_;
+  if (pos > s) {
+    const std::uint64_t in = pos - s;
+    const std::uint64_t cps = chunks_[c].cps;
+    if (in <= cps) return {c, in};
+    if (c + 1 < chunks_.size() && in - cps <= chunks_[c + 1].cps) {
+      hint_chunk_ = c + 1;
+      hint_start_ = s + cps;
+      return {c + 1, in - cps};
+    }
+  } else if (pos == 0) {
+    reset_hint();
+    return {0, 0};
+  } else if (c > 0 && pos > s - chunks_[c - 1].cps) {
+    hint_chunk_ = c - 1;
+    hint_start_ = s - chunks_[c - 1].cps;
+    return {c - 1, pos - hint_start_};
+  }
+  return locate_slow(pos);
+}
+
+Document::Location Document::locate_slow(std::uint64_t pos) const {
   // Fenwick descent: the first chunk whose cumulative count reaches pos.
+  fenwick_flush();
   const std::size_t k = chunks_.size();
   std::size_t idx = 0;
   std::uint64_t rem = pos;
@@ -65,7 +92,13 @@ Document::Location Document::locate(std::uint64_t pos) const {
       rem -= tree_[next];
     }
   }
-  if (idx >= k) return {k - 1, chunks_[k - 1].cps};  // pos beyond the end: clamp
+  if (idx >= k) {  // pos beyond the end: clamp
+    hint_chunk_ = k - 1;
+    hint_start_ = cps_ - chunks_[k - 1].cps;
+    return {k - 1, chunks_[k - 1].cps};
+  }
+  hint_chunk_ = idx;
+  hint_start_ = pos - rem;
   return {idx, rem};
 }
 
@@ -75,13 +108,25 @@ std::size_t Document::byte_in_chunk(const Chunk& c, std::uint64_t cp) const {
 }
 
 void Document::fenwick_add(std::size_t chunk, std::int64_t delta) {
-  const std::size_t k = chunks_.size();
-  for (std::size_t i = chunk + 1; i <= k; i += i & (~i + 1)) {
-    tree_[i] += static_cast<std::uint64_t>(delta);
+  if (chunk != pending_chunk_) {
+    fenwick_flush();
+    pending_chunk_ = chunk;
   }
+  pending_delta_ += delta;
+}
+
+void Document::fenwick_flush() const {
+  if (pending_chunk_ == kNoChunk) return;
+  const std::size_t k = chunks_.size();
+  const auto delta = static_cast<std::uint64_t>(pending_delta_);
+  for (std::size_t i = pending_chunk_ + 1; i <= k; i += i & (~i + 1)) tree_[i] += delta;
+  pending_chunk_ = kNoChunk;
+  pending_delta_ = 0;
 }
 
 void Document::fenwick_rebuild() {
+  pending_chunk_ = kNoChunk;
+  pending_delta_ = 0;
   const std::size_t k = chunks_.size();
   tree_.assign(k + 1, 0);
   for (std::size_t i = 1; i <= k; ++i) {
@@ -180,8 +225,12 @@ std::uint64_t Document::erase(std::uint64_t pos, std::uint64_t n) {
     offset = 0;
   }
   cps_ -= n;
+  // locate() left the hint on loc.chunk; removed chunks were at or after it,
+  // so its start is unchanged if the index still exists.
+  if (hint_chunk_ >= chunks_.size()) reset_hint();
   if (structural) fenwick_rebuild();
-  maybe_merge(std::min(loc.chunk, chunks_.size() - 1));
+  const std::size_t last = std::min(loc.chunk, chunks_.size() - 1);
+  if (chunks_[last].bytes < cap_ / 4) maybe_merge(last);
   return n;
 }
 
@@ -203,35 +252,71 @@ void Document::maybe_merge(std::size_t chunk) {
   a.bytes += b.bytes;
   a.cps += b.cps;
   chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(left) + 1);
+  reset_hint();
   fenwick_rebuild();
 }
 
+namespace {
+
+// check_op's message for a zero-length component (cold path of apply()).
+[[gnu::noinline, gnu::cold]] Status empty_component_error(Kind kind) {
+  switch (kind) {
+    case Kind::kSkip:
+      return OtError{"Skip components must be >0"};
+    case Kind::kInsert:
+      return OtError{"Inserts cannot be empty"};
+    case Kind::kDelete:
+      break;
+  }
+  return OtError{"Deletes must not be empty"};
+}
+
+[[gnu::noinline, gnu::cold]] Status apply_error(const char* message) { return OtError{message}; }
+
+}  // namespace
+
 Status Document::apply(const Op& op) {
-  // One pass checks the op (check_op) and that its skips fit in the document,
-  // so that a failing op changes nothing.
-  if (Status s = check_op(op); !s) return s;
+  // One pass does check_op and checks that the skips fit in the document, so
+  // that a failing op changes nothing. check_op's errors come first (it looks
+  // at the whole op), so "too long" is only reported after the loop.
+  const Component* const begin = op.data();
+  const Component* const end = begin + op.size();
   std::uint64_t pos = 0;
-  for (const Component& c : op) {
-    if (c.kind == Kind::kSkip) {
-      if (c.len > cps_ - pos) return OtError{"The op is too long for this document"};
-      pos += c.len;
-    } else if (c.kind == Kind::kDelete) {
-      pos += std::min(c.len, cps_ - pos);
+  bool too_long = false;
+  bool prev_skip = false;
+  for (const Component* c = begin; c != end; ++c) {
+    const std::uint64_t len = c->len;
+    const Kind kind = c->kind;
+    if (len == 0) [[unlikely]] {
+      return empty_component_error(kind);
     }
+    const bool skip = kind == Kind::kSkip;
+    if (skip) {
+      if (prev_skip) [[unlikely]] {
+        return apply_error("Adjacent skip components should be combined");
+      }
+      too_long |= len > cps_ - pos;
+      pos += std::min(len, cps_ - pos);
+    } else if (kind == Kind::kDelete) {
+      pos += std::min(len, cps_ - pos);
+    }
+    prev_skip = skip;
+  }
+  if (prev_skip) [[unlikely]] {
+    return apply_error("Op has a trailing skip");
+  }
+  if (too_long) [[unlikely]] {
+    return apply_error("The op is too long for this document");
   }
   pos = 0;
-  for (const Component& c : op) {
-    switch (c.kind) {
-      case Kind::kSkip:
-        pos += c.len;
-        break;
-      case Kind::kInsert:
-        insert(pos, c.text, c.len);
-        pos += c.len;
-        break;
-      case Kind::kDelete:
-        erase(pos, c.len);
-        break;
+  for (const Component* c = begin; c != end; ++c) {
+    if (c->kind == Kind::kInsert) {
+      insert(pos, c->text, c->len);
+      pos += c->len;
+    } else if (c->kind == Kind::kSkip) {
+      pos += c->len;
+    } else {
+      erase(pos, c->len);
     }
   }
   return {};

@@ -16,9 +16,14 @@ namespace office::ot {
 /// `chunk_bytes` bytes, with a Fenwick tree over the chunks' code-point counts.
 /// Locating a code-point position costs O(log chunks) plus a scan inside one
 /// chunk (skipped when the chunk is pure ASCII); an edit moves at most one
-/// chunk's bytes. See docs/ot.md for the measurements behind the choice.
+/// chunk's bytes. Human editing is local, so the last located chunk and its
+/// code-point start are kept as a hint: a position in that chunk or one of its
+/// neighbours is found without the Fenwick descent, and the Fenwick update for
+/// edits to one chunk is deferred until a descent needs it. See docs/ot.md
+/// for the measurements behind the choice.
 ///
-/// Thread-safety: none; a Document has one owner (the document's broker).
+/// Thread-safety: none, not even for concurrent const calls (slice() updates
+/// the hint); a Document has one owner (the document's broker).
 /// Positions and lengths are code points; text in and out is UTF-8 (the
 /// caller guarantees well-formed UTF-8, as the JSON codec does).
 class Document {
@@ -73,16 +78,34 @@ class Document {
   };
 
   Chunk new_chunk() const;
-  Location locate(std::uint64_t pos) const;  // prefix(chunk) < pos <= prefix(chunk+1)
+  // The chunk with prefix(chunk) < pos <= prefix(chunk+1) ({0, 0} for pos 0;
+  // the end of the last chunk for pos past the end). Updates the hint.
+  Location locate(std::uint64_t pos) const;
+  Location locate_slow(std::uint64_t pos) const;
   std::size_t byte_in_chunk(const Chunk& c, std::uint64_t cp) const;
+  // Deferred: accumulates in pending_* while edits stay in one chunk.
   void fenwick_add(std::size_t chunk, std::int64_t delta);
+  void fenwick_flush() const;
   void fenwick_rebuild();
+  void reset_hint() const {
+    hint_chunk_ = 0;
+    hint_start_ = 0;
+  }
   void split_insert(std::size_t chunk, std::size_t at, std::string_view utf8);
   void maybe_merge(std::size_t chunk);
 
   std::size_t cap_;
   std::vector<Chunk> chunks_;
-  std::vector<std::uint64_t> tree_;  // 1-based Fenwick tree of chunk cps
+  // 1-based Fenwick tree of chunk cps; entries covering pending_chunk_ lack
+  // pending_delta_ until fenwick_flush().
+  mutable std::vector<std::uint64_t> tree_;
+  static constexpr std::size_t kNoChunk = ~std::size_t{0};
+  mutable std::size_t pending_chunk_ = kNoChunk;
+  mutable std::int64_t pending_delta_ = 0;
+  // Invariant: hint_chunk_ < chunks_.size() and hint_start_ is the code-point
+  // count of chunks [0, hint_chunk_).
+  mutable std::size_t hint_chunk_ = 0;
+  mutable std::uint64_t hint_start_ = 0;
   std::uint64_t cps_ = 0;
   std::size_t bytes_ = 0;
   std::string scratch_;

@@ -98,6 +98,80 @@ TEST(Document, ApplyRandomOpsMatchesStringApply) {
   }
 }
 
+// Local edits (a cursor that mostly moves by a few code points, sometimes
+// jumps) exercise the located-chunk hint and the deferred Fenwick update:
+// hits, moves to a neighbouring chunk, misses, and structural changes
+// (splits, merges, removed chunks) in between. Also through apply() ops with
+// several components, and with slice() interleaved (it moves the hint too).
+TEST_P(DocumentRandom, LocalEditsMatchReference) {
+  testing::Rng rng(GetParam() * 31 + 5);
+  Document d(GetParam());
+  std::vector<std::string> ref;
+  std::uint64_t cursor = 0;
+  for (int step = 0; step < 6000; ++step) {
+    const std::uint64_t len = ref.size();
+    ASSERT_EQ(d.length(), len);
+    if (rng.below(50) == 0) {
+      cursor = rng.below(len + 1);
+    } else {
+      const std::uint64_t delta = rng.below(9);
+      cursor =
+          delta < 4 ? (cursor > delta ? cursor - delta : 0) : std::min(len, cursor + delta - 4);
+    }
+    const std::uint64_t kind = rng.below(10);
+    if (kind < 6 || len == 0) {
+      const std::string text = testing::random_text(rng, rng.below(30) == 0 ? 40 : 1);
+      if (rng.below(2) == 0) {
+        d.insert(cursor, text);
+      } else {
+        ASSERT_TRUE(d.apply(make_insert(cursor, text)).ok());
+      }
+      auto cps = split_cps(text);
+      ref.insert(ref.begin() + static_cast<std::ptrdiff_t>(cursor), cps.begin(), cps.end());
+    } else if (kind < 9) {
+      const std::uint64_t pos = std::min(cursor, len - 1);
+      const std::uint64_t n =
+          std::min<std::uint64_t>(1 + rng.below(rng.below(20) == 0 ? 200 : 3), len - pos);
+      if (rng.below(2) == 0) {
+        ASSERT_EQ(d.erase(pos, n), n);
+      } else {
+        ASSERT_TRUE(d.apply(make_remove(pos, n)).ok());
+      }
+      ref.erase(ref.begin() + static_cast<std::ptrdiff_t>(pos),
+                ref.begin() + static_cast<std::ptrdiff_t>(pos + n));
+      cursor = pos;
+    } else {
+      // Delete then insert two code points later, in one op.
+      const std::uint64_t pos = std::min(cursor, len - 1);
+      const std::uint64_t n = std::min<std::uint64_t>(1 + rng.below(4), len - pos);
+      const std::uint64_t gap = std::min<std::uint64_t>(2, len - pos - n);
+      Op op;
+      if (pos > 0) op.push_back(Component::skip(pos));
+      op.push_back(Component::del(n));
+      if (gap > 0) op.push_back(Component::skip(gap));
+      op.push_back(Component::insert("é!"));
+      ASSERT_TRUE(d.apply(op).ok());
+      ref.erase(ref.begin() + static_cast<std::ptrdiff_t>(pos),
+                ref.begin() + static_cast<std::ptrdiff_t>(pos + n));
+      ref.insert(ref.begin() + static_cast<std::ptrdiff_t>(pos + gap), {"é", "!"});
+    }
+    if (step % 13 == 0) {
+      const std::uint64_t a = rng.below(ref.size() + 1);
+      const std::uint64_t b = a + rng.below(30);
+      ASSERT_EQ(d.slice(a, b), join(ref, a, b));
+    }
+    if (step % 211 == 0) {
+      ASSERT_EQ(d.to_string(), join(ref));
+    }
+  }
+  EXPECT_EQ(d.to_string(), join(ref));
+  // A too-long op fails and changes nothing, wherever the hint is.
+  const std::string before = d.to_string();
+  EXPECT_EQ(d.apply(make_insert(ref.size() + 1, "x")).error().message,
+            "The op is too long for this document");
+  EXPECT_EQ(d.to_string(), before);
+}
+
 TEST(Document, LargeInsertSpansChunks) {
   std::string big;
   for (int i = 0; i < 5000; ++i) big += (i % 7 == 0) ? "😀" : "a";

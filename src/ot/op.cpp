@@ -126,6 +126,146 @@ class Taker {
   std::size_t byte_offset_ = 0;
 };
 
+// --- Fast path of transform for single edits ---------------------------------
+//
+// Most ops a server transforms are one keystroke: [n, X] or [X], X a
+// non-empty insert or delete. For two such ops the general loop below reduces
+// to a little arithmetic on positions; transform_edit() computes that result
+// directly and writes exactly the components the general loop would (same
+// kinds, lengths, texts and has_text flags; proved by the differential test
+// against npm and by op_test's comparison with the general path).
+
+struct Edit {
+  std::uint64_t pos;   // code points skipped before the edit
+  const Component* c;  // the insert or delete
+};
+
+// True for a valid single edit ([n > 0, X] or [X], X non-empty and not a
+// skip). Anything else, valid or not, goes through the general path, which
+// also produces the check_op errors.
+[[gnu::always_inline]] inline bool as_edit(const Op& op, Edit& e) {
+  if (op.size() == 2) {
+    const Component& s = op[0];
+    const Component& x = op[1];
+    if (s.kind != Kind::kSkip || s.len == 0 || x.kind == Kind::kSkip || x.len == 0) return false;
+    e = {s.len, &x};
+    return true;
+  }
+  if (op.size() == 1) {
+    const Component& x = op[0];
+    if (x.kind == Kind::kSkip || x.len == 0) return false;
+    e = {0, &x};
+    return true;
+  }
+  return false;
+}
+
+// Component setters mirroring what Writer::add stores.
+inline void put_skip(Component& o, std::uint64_t n) {
+  o.kind = Kind::kSkip;
+  o.has_text = false;
+  o.len = n;
+  o.text.clear();
+}
+inline void put(Component& o, Kind kind, bool has_text, std::uint64_t len, std::string_view text) {
+  o.kind = kind;
+  o.has_text = has_text;
+  o.len = len;
+  if (kind == Kind::kInsert || has_text) {
+    o.text.assign(text);
+  } else {
+    o.text.clear();
+  }
+}
+
+// Writes [pos, x'] (or [x'] when pos == 0) where x' is x with `len` and `text`.
+inline void put_edit(Op& out, std::uint64_t pos, const Component& x, std::uint64_t len,
+                     std::string_view text) {
+  if (pos == 0) {
+    out.resize(1);
+    put(out[0], x.kind, x.has_text, len, text);
+  } else {
+    out.resize(2);
+    put_skip(out[0], pos);
+    put(out[1], x.kind, x.has_text, len, text);
+  }
+}
+
+void transform_edit(const Edit& a, const Edit& b, Side side, Op& out) {
+  const Component& x = *a.c;
+  const Component& y = *b.c;
+  const std::uint64_t p = a.pos;
+  const std::uint64_t q = b.pos;
+  const std::string_view xt = x.text;
+  if (y.kind == Kind::kInsert) {
+    const std::uint64_t n = y.len;
+    if (x.kind == Kind::kInsert) {
+      // Insert tie: the left side goes first.
+      const bool before = p < q || (p == q && side == Side::kLeft);
+      put_edit(out, before ? p : p + n, x, x.len, xt);
+      return;
+    }
+    // x deletes [p, p + d).
+    const std::uint64_t d = x.len;
+    if (q <= p) {
+      put_edit(out, p + n, x, d, xt);
+    } else if (q >= p + d) {
+      put_edit(out, p, x, d, xt);
+    } else {
+      // The insert lands inside the deleted range: the delete is split
+      // around it, [p, del(q-p), n, del(rest)].
+      const std::uint64_t head = q - p;
+      std::size_t cut = 0;
+      if (x.has_text) cut = utf8::byte_offset(xt, head);
+      std::size_t k = 0;
+      out.resize(p == 0 ? 3 : 4);
+      if (p != 0) put_skip(out[k++], p);
+      put(out[k++], Kind::kDelete, x.has_text, head, xt.substr(0, cut));
+      put_skip(out[k++], n);
+      put(out[k], Kind::kDelete, x.has_text, d - head,
+          x.has_text ? xt.substr(cut) : std::string_view{});
+    }
+    return;
+  }
+  // y deletes [q, q + e): positions after it move back, positions inside it
+  // move to q.
+  const std::uint64_t e = y.len;
+  const std::uint64_t np = p <= q ? p : (p >= q + e ? p - e : q);
+  if (x.kind == Kind::kInsert) {
+    put_edit(out, np, x, x.len, xt);
+    return;
+  }
+  const std::uint64_t d = x.len;
+  const std::uint64_t lo = std::max(p, q);
+  const std::uint64_t hi = std::min(p + d, q + e);
+  if (hi <= lo) {  // disjoint
+    put_edit(out, np, x, d, xt);
+    return;
+  }
+  const std::uint64_t overlap = hi - lo;
+  if (overlap == d) {  // y deleted all of it
+    out.clear();
+    return;
+  }
+  if (!x.has_text) {
+    put_edit(out, np, x, d - overlap, {});
+    return;
+  }
+  // Text delete: keep the slices [0, lo-p) and [hi-p, d) of its text, cut
+  // the way the general path's Taker cuts them.
+  const std::uint64_t a0 = lo - p;
+  const std::uint64_t b0 = hi - p;
+  const std::size_t cut_a = a0 == 0 ? 0 : utf8::byte_offset(xt, a0);
+  const std::size_t cut_b =
+      b0 == d ? xt.size() : cut_a + utf8::byte_offset(xt.substr(cut_a), b0 - a0);
+  Component& o = np == 0 ? (out.resize(1), out[0]) : (out.resize(2), put_skip(out[0], np), out[1]);
+  o.kind = Kind::kDelete;
+  o.has_text = true;
+  o.len = d - overlap;
+  o.text.assign(xt.substr(0, cut_a));
+  o.text.append(xt.substr(cut_b));
+}
+
 }  // namespace
 
 Component Component::insert(std::string_view utf8) {
@@ -169,6 +309,16 @@ Op normalize(const Op& op) {
 }
 
 Status transform_into(const Op& op1, const Op& op2, Side side, Op& out) {
+  Edit a;
+  Edit b;
+  if (as_edit(op1, a) && as_edit(op2, b)) {
+    transform_edit(a, b, side, out);
+    return {};
+  }
+  return detail::transform_into_general(op1, op2, side, out);
+}
+
+Status detail::transform_into_general(const Op& op1, const Op& op2, Side side, Op& out) {
   if (Status s = check_op(op1); !s) {
     out.clear();
     return s;

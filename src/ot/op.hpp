@@ -68,8 +68,15 @@ Result<Op> transform(const Op& op, const Op& other, Side side);
 
 /// As transform(), writing into `out` (cleared first; its capacity is
 /// reused, which is how the hot path avoids allocation). `out` must not alias
-/// `op` or `other`. On error `out` is left empty.
+/// `op` or `other`. On error `out` is left empty. Two single edits ([n, X] or
+/// [X]) take a fast path that computes the result arithmetically.
 Status transform_into(const Op& op, const Op& other, Side side, Op& out);
+
+namespace detail {
+/// transform_into without its single-edit fast path (exposed for the test
+/// that proves the two equivalent).
+Status transform_into_general(const Op& op, const Op& other, Side side, Op& out);
+}  // namespace detail
 
 /// compose(a, b): one op with the effect of applying a then b.
 Result<Op> compose(const Op& a, const Op& b);

@@ -4,6 +4,7 @@
 
 #include "ot/document.hpp"
 #include "ot/json_codec.hpp"
+#include "ot/utf8.hpp"
 
 namespace office::ot {
 namespace {
@@ -114,6 +115,55 @@ TEST(Helpers, InsertRemoveNoop) {
   EXPECT_EQ(S(make_insert(2, "x")), R"([2,"x"])");
   EXPECT_EQ(S(make_remove(2, 3)), R"([2,{"d":3}])");
   EXPECT_TRUE(is_noop(make_remove(2, 0)));
+}
+
+}  // namespace
+}  // namespace office::ot
+
+namespace office::ot {
+namespace {
+
+// The single-edit fast path of transform_into must write exactly what the
+// general loop writes: every pair of edits [p, X] / [q, Y] with small
+// positions and lengths, inserts, numeric and text deletes, multi-byte text.
+TEST(Transform, SingleEditFastPathEqualsGeneralPath) {
+  const std::string doc =
+      "a中😀b\xCC\x81"
+      "cdéf";  // 9 code points, mixed widths
+  std::vector<Op> edits;
+  for (std::uint64_t p = 0; p <= 9; ++p) {
+    const auto with_pos = [p](Component c) {
+      Op op;
+      if (p > 0) op.push_back(Component::skip(p));
+      op.push_back(std::move(c));
+      return op;
+    };
+    edits.push_back(with_pos(Component::insert("x")));
+    edits.push_back(with_pos(Component::insert("中😀")));
+    for (std::uint64_t d = 1; p + d <= 9; ++d) {
+      edits.push_back(with_pos(Component::del(d)));
+      edits.push_back(with_pos(Component::del_text(utf8::slice(doc, p, p + d))));
+    }
+  }
+  Op fast;
+  Op general;
+  // Pre-fill the outputs so that reuse of longer ops is exercised too.
+  fast = {Component::skip(1), Component::insert("zz"), Component::del_text("q"), Component::del(3),
+          Component::insert("w")};
+  std::size_t n = 0;
+  for (const Op& a : edits) {
+    for (const Op& b : edits) {
+      for (Side side : {Side::kLeft, Side::kRight}) {
+        ASSERT_TRUE(transform_into(a, b, side, fast).ok());
+        ASSERT_TRUE(detail::transform_into_general(a, b, side, general).ok());
+        ASSERT_EQ(fast, general) << dump_op(a) << " vs " << dump_op(b)
+                                 << (side == Side::kLeft ? " left" : " right") << ": "
+                                 << dump_op(fast) << " != " << dump_op(general);
+        ++n;
+      }
+    }
+  }
+  EXPECT_GT(n, 10000u);
 }
 
 }  // namespace

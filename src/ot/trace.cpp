@@ -57,9 +57,11 @@ class TraceSax : public nlohmann::json_sax<nlohmann::json> {
   bool number_float(number_float_t, const string_t&) override { return field_invalid(); }
   bool string(string_t& s) override {
     const Ctx top = stack_.empty() ? Ctx::kIgnore : stack_.back();
-    if (top == Ctx::kTop && key_ == "startContent") t_.start_content = std::move(s);
-    if (top == Ctx::kTop && key_ == "endContent") t_.end_content = std::move(s);
-    if (top == Ctx::kPatch) {
+    if (top == Ctx::kTop && key_ == "startContent") {
+      t_.start_content = std::move(s);
+    } else if (top == Ctx::kTop && key_ == "endContent") {
+      t_.end_content = std::move(s);
+    } else if (top == Ctx::kPatch) {
       if (field_ != 2) return fail("patch text must be the third field");
       if (t_.arena.size() + s.size() > std::numeric_limits<std::uint32_t>::max()) {
         return fail("trace too large");
@@ -169,14 +171,41 @@ Result<Trace> load_trace(const std::string& path) {
 
 Op patch_to_op(const Trace& trace, const TracePatch& p) {
   Op op;
-  if (p.pos > 0) op.push_back(Component::skip(p.pos));
-  if (p.del > 0) op.push_back(Component::del(p.del));
-  if (p.text_len > 0) {
-    op.push_back({Kind::kInsert, false, p.text_cps, std::string(trace.text(p))});
-  }
-  // A bare skip (empty patch) is a no-op: drop it like normalize() would.
-  if (!op.empty() && op.back().is_skip()) op.pop_back();
+  patch_to_op(trace, p, op);
   return op;
+}
+
+void patch_to_op(const Trace& trace, const TracePatch& p, Op& out) {
+  // [pos, {d:del}, "text"] without the empty parts; a bare skip (empty patch)
+  // is a no-op and is dropped like normalize() would.
+  const std::size_t n =
+      (p.text_len > 0 || p.del > 0)
+          ? (p.pos > 0 ? 1u : 0u) + (p.del > 0 ? 1u : 0u) + (p.text_len > 0 ? 1u : 0u)
+          : 0u;
+  out.resize(n);
+  if (n == 0) return;
+  std::size_t k = 0;
+  if (p.pos > 0) {
+    Component& c = out[k++];
+    c.kind = Kind::kSkip;
+    c.has_text = false;
+    c.len = p.pos;
+    c.text.clear();
+  }
+  if (p.del > 0) {
+    Component& c = out[k++];
+    c.kind = Kind::kDelete;
+    c.has_text = false;
+    c.len = p.del;
+    c.text.clear();
+  }
+  if (p.text_len > 0) {
+    Component& c = out[k];
+    c.kind = Kind::kInsert;
+    c.has_text = false;
+    c.len = p.text_cps;
+    c.text.assign(trace.text(p));
+  }
 }
 
 }  // namespace office::ot

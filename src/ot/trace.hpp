@@ -42,4 +42,8 @@ Result<Trace> load_trace(const std::string& path);
 /// normalized (leading skip and empty parts omitted).
 Op patch_to_op(const Trace& trace, const TracePatch& p);
 
+/// As patch_to_op(), writing into `out` and reusing its components' buffers
+/// (no allocation once `out` has held an op of the same shape).
+void patch_to_op(const Trace& trace, const TracePatch& p, Op& out);
+
 }  // namespace office::ot
