@@ -33,10 +33,18 @@ ot::Op decode_binary(const std::uint8_t* data, std::size_t size) {
     std::string text;
     for (std::uint8_t k = 0; k < (n & 7); ++k) text += kPieces[((tag >> 2) + k) % 6];
     switch (tag & 3) {
-      case 0: op.push_back(ot::Component::skip(n)); break;
-      case 1: op.push_back(ot::Component::insert(text)); break;
-      case 2: op.push_back(ot::Component::del(n)); break;
-      default: op.push_back(ot::Component::del_text(text)); break;
+      case 0:
+        op.push_back(ot::Component::skip(n));
+        break;
+      case 1:
+        op.push_back(ot::Component::insert(text));
+        break;
+      case 2:
+        op.push_back(ot::Component::del(n));
+        break;
+      default:
+        op.push_back(ot::Component::del_text(text));
+        break;
     }
   }
   return op;
@@ -97,7 +105,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const ot::Op inv_src = ot::make_invertible(op, kDoc);
     auto inv = ot::invert(inv_src);
     check(inv.ok());
-    const bool had_text = std::any_of(op.begin(), op.end(), [](const ot::Component& c) { return c.has_text; });
+    const bool had_text =
+        std::any_of(op.begin(), op.end(), [](const ot::Component& c) { return c.has_text; });
     if (applied && !had_text) {
       ot::Document d2(kDoc);
       if (d2.apply(inv_src)) {

@@ -22,6 +22,8 @@ int http_status(ErrorCode code) {
       return 412;
     case ErrorCode::kPayloadTooLarge:
       return 413;
+    case ErrorCode::kHeaderTooLarge:
+      return 431;
     case ErrorCode::kUnsupportedMedia:
       return 415;
     case ErrorCode::kResourceExhausted:
@@ -57,6 +59,8 @@ int grpc_status(ErrorCode code) {
       return 9;
     case ErrorCode::kPayloadTooLarge:
       return 8;
+    case ErrorCode::kHeaderTooLarge:
+      return 8;
     case ErrorCode::kUnsupportedMedia:
       return 3;
     case ErrorCode::kResourceExhausted:
@@ -91,6 +95,8 @@ std::string_view error_code_name(ErrorCode code) {
       return "FAILED_PRECONDITION";
     case ErrorCode::kPayloadTooLarge:
       return "PAYLOAD_TOO_LARGE";
+    case ErrorCode::kHeaderTooLarge:
+      return "HEADER_TOO_LARGE";
     case ErrorCode::kUnsupportedMedia:
       return "UNSUPPORTED_MEDIA_TYPE";
     case ErrorCode::kResourceExhausted:

@@ -17,6 +17,7 @@ enum class ErrorCode {
   kConflict,            ///< version conflict, concurrent change: 409 / ABORTED
   kFailedPrecondition,  ///< state does not allow it: 412 / FAILED_PRECONDITION
   kPayloadTooLarge,     ///< body or frame over the limit: 413 / RESOURCE_EXHAUSTED
+  kHeaderTooLarge,      ///< request header block over the limit: 431 / RESOURCE_EXHAUSTED
   kUnsupportedMedia,    ///< wrong Content-Type: 415 / INVALID_ARGUMENT
   kResourceExhausted,   ///< rate or queue limit, retry later: 429 / RESOURCE_EXHAUSTED
   kInternal,            ///< a bug or a broken invariant: 500 / INTERNAL

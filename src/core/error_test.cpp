@@ -15,6 +15,7 @@ TEST(Error, HttpStatusMapping) {
   EXPECT_EQ(http_status(ErrorCode::kMethodNotAllowed), 405);
   EXPECT_EQ(http_status(ErrorCode::kAlreadyExists), 409);
   EXPECT_EQ(http_status(ErrorCode::kPayloadTooLarge), 413);
+  EXPECT_EQ(http_status(ErrorCode::kHeaderTooLarge), 431);
   EXPECT_EQ(http_status(ErrorCode::kResourceExhausted), 429);
   EXPECT_EQ(http_status(ErrorCode::kInternal), 500);
   EXPECT_EQ(http_status(ErrorCode::kUnavailable), 503);

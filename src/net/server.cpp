@@ -1,0 +1,202 @@
+// HttpServer: io_context-per-thread pool, acceptor, signals, graceful shutdown.
+#include "net/server.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <atomic>
+#include <optional>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "net/detail/server_state.hpp"
+
+namespace office::net {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+unsigned resolve_threads(unsigned requested) {
+  if (requested != 0) return requested;
+  unsigned hw = std::thread::hardware_concurrency();
+  return hw == 0 ? 1 : hw;
+}
+}  // namespace
+
+// Member order matters for destruction: the worker pool is joined first, then the
+// acceptor/timers go, then the io_contexts (destroying any connection still
+// queued in them), and only then the state those connections reference.
+struct HttpServer::Impl {
+  Impl(ServerOptions o, const Router& router) : state(o, router) {
+    unsigned n = resolve_threads(o.io_threads);
+    contexts.reserve(n);
+    for (unsigned i = 0; i < n; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+    workers = std::make_unique<asio::thread_pool>(std::max(1u, o.worker_threads));
+    state.workers = workers.get();
+  }
+
+  detail::ServerState state;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::unique_ptr<asio::thread_pool> workers;
+  std::optional<tcp::acceptor> acceptor;
+  std::optional<asio::signal_set> signals;
+  std::optional<asio::steady_timer> grace_timer;
+  std::optional<asio::steady_timer> accept_retry;
+  std::atomic<bool> stop_requested{false};
+  bool finished = false;  // ctx0 only
+  std::size_t next_context = 0;
+
+  asio::io_context& main() { return *contexts.front(); }
+
+  Result<std::uint16_t> listen() {
+    if (acceptor) return acceptor->local_endpoint().port();
+    const auto& o = state.options;
+    boost::system::error_code ec;
+    tcp::endpoint ep;
+    auto addr = asio::ip::make_address(o.host, ec);
+    if (!ec) {
+      ep = tcp::endpoint(addr, o.port);
+    } else {
+      tcp::resolver resolver(main());
+      auto results = resolver.resolve(o.host, std::to_string(o.port), ec);
+      if (ec || results.empty())
+        return Error::unavailable("cannot resolve listen host " + o.host + ": " + ec.message());
+      ep = *results.begin();
+    }
+    tcp::acceptor a(main());
+    if (a.open(ep.protocol(), ec); ec) return fail("open", ec);
+    if (a.set_option(asio::socket_base::reuse_address(true), ec); ec) return fail("setsockopt", ec);
+    if (a.bind(ep, ec); ec) return fail("bind " + o.host + ":" + std::to_string(o.port), ec);
+    if (a.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen", ec);
+    auto port = a.local_endpoint(ec).port();
+    acceptor.emplace(std::move(a));
+    spdlog::info("net: listening on {}:{} ({} I/O threads, {} workers)", o.host, port,
+                 contexts.size(), std::max(1u, o.worker_threads));
+    return port;
+  }
+
+  static Error fail(const std::string& what, const boost::system::error_code& ec) {
+    return Error::unavailable("cannot " + what + ": " + ec.message());
+  }
+
+  void do_accept() {
+    auto& ctx = *contexts[next_context++ % contexts.size()];
+    acceptor->async_accept(ctx, [this](boost::system::error_code ec, tcp::socket socket) {
+      if (!acceptor->is_open() || ec == asio::error::operation_aborted) return;
+      if (ec) {
+        // E.g. EMFILE: retry a little later instead of spinning.
+        spdlog::warn("net: accept failed: {}", ec.message());
+        accept_retry.emplace(main(), std::chrono::milliseconds(50));
+        accept_retry->async_wait([this](boost::system::error_code e) {
+          if (!e && acceptor->is_open()) do_accept();
+        });
+        return;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      detail::start_http_session(std::move(socket), state);
+      do_accept();
+    });
+  }
+
+  // ctx0. Stop accepting, ask every connection to wind down, and finish when the
+  // last one is gone or the grace period is over.
+  void begin_shutdown() {
+    if (state.draining.exchange(true)) return;
+    spdlog::info("net: shutting down; draining {} connections", state.registry.size());
+    boost::system::error_code ec;
+    if (acceptor) acceptor->close(ec);
+    if (accept_retry) accept_retry->cancel();
+    if (signals) signals->cancel(ec);
+    grace_timer.emplace(main(), state.options.shutdown_grace);
+    grace_timer->async_wait([this](boost::system::error_code e) {
+      if (e) return;
+      spdlog::warn("net: shutdown grace period over; {} connections still open",
+                   state.registry.size());
+      finish();
+    });
+    state.registry.set_on_empty([this] { asio::post(main(), [this] { finish(); }); });
+    for (auto& c : state.registry.snapshot()) c->drain();
+    if (state.registry.size() == 0) finish();
+  }
+
+  void finish() {
+    if (finished) return;
+    finished = true;
+    state.registry.set_on_empty({});
+    if (grace_timer) grace_timer->cancel();
+    for (auto& ctx : contexts) ctx->stop();
+  }
+
+  void run(bool handle_signals) {
+    if (!acceptor) {
+      if (auto r = listen(); !r) {
+        spdlog::error("net: {}", r.error().message);
+        return;
+      }
+    }
+    if (handle_signals) {
+      signals.emplace(main(), SIGINT, SIGTERM);
+      signals->async_wait([this](boost::system::error_code ec, int sig) {
+        if (ec) return;
+        spdlog::info("net: received signal {}", sig);
+        stop();
+      });
+    }
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
+    for (auto& ctx : contexts) guards.push_back(asio::make_work_guard(*ctx));
+    do_accept();
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < contexts.size(); ++i)
+      threads.emplace_back([this, i] { run_context(*contexts[i]); });
+    run_context(main());
+    for (auto& t : threads) t.join();
+    // Offloaded handlers still running post their responses to stopped contexts,
+    // where they are discarded with the connection.
+    workers->join();
+    spdlog::info("net: stopped");
+  }
+
+  static void run_context(asio::io_context& ctx) {
+    while (!ctx.stopped()) {
+      try {
+        ctx.run();
+      } catch (const std::exception& e) {
+        spdlog::error("net: exception escaped an I/O handler: {}", e.what());
+      }
+    }
+  }
+
+  void stop() {
+    if (stop_requested.exchange(true)) return;
+    asio::post(main(), [this] { begin_shutdown(); });
+  }
+};
+
+HttpServer::HttpServer(ServerOptions options, const Router& router)
+    : impl_(std::make_unique<Impl>(std::move(options), router)) {}
+
+HttpServer::~HttpServer() {
+  // Connections queued in the contexts are destroyed with them; the pool first,
+  // so no worker posts into a destroyed context.
+  impl_->workers->stop();
+  impl_->workers->join();
+}
+
+Result<std::uint16_t> HttpServer::listen() { return impl_->listen(); }
+
+void HttpServer::set_readiness_check(std::function<bool()> check) {
+  impl_->state.readiness = std::move(check);
+}
+
+void HttpServer::run(bool handle_signals) { impl_->run(handle_signals); }
+
+void HttpServer::stop() { impl_->stop(); }
+
+}  // namespace office::net

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/result.hpp"
+#include "net/router.hpp"
+
+namespace office::net {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;                   ///< 0 binds a free port
+  unsigned io_threads = 0;                     ///< 0 = hardware concurrency
+  unsigned worker_threads = 2;                 ///< pool for RouteOptions::offload handlers
+  std::size_t max_body_bytes = 1 << 20;        ///< larger -> 413
+  std::size_t max_header_bytes = 16 << 10;     ///< larger -> 431
+  std::size_t ws_max_message_bytes = 1 << 20;  ///< larger -> close 1009
+  std::size_t ws_max_queued_bytes = 8 << 20;   ///< outbound queue bound per connection
+  std::chrono::milliseconds request_timeout{
+      10'000};  ///< whole request (headers + body) must arrive within
+  std::chrono::milliseconds idle_timeout{60'000};    ///< keep-alive idle connection closed after
+  std::chrono::milliseconds shutdown_grace{10'000};  ///< in-flight work gets this long on stop
+  bool access_log = true;                            ///< one info line per request
+};
+
+/// The HTTP/1.1 + WebSocket server (Boost.Beast over an Asio thread pool).
+/// Serves GET /healthz (always 200 while running) and GET /readyz (200 when the
+/// readiness check passes and the server is not draining, else 503) itself.
+/// Every response carries a `traceparent` header; request log lines carry the
+/// trace id.
+class HttpServer {
+ public:
+  HttpServer(ServerOptions options, const Router& router);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  /// Binds and listens. Returns the bound port (useful with port 0).
+  Result<std::uint16_t> listen();
+  /// Extra readiness condition for /readyz (e.g. database reachable). Set before run().
+  /// Called on I/O threads, possibly concurrently: must be thread-safe, cheap and
+  /// non-blocking (cache the result of a slow probe).
+  void set_readiness_check(std::function<bool()> check);
+  /// Serves until stop() or, if handle_signals, SIGTERM/SIGINT. Blocks the
+  /// calling thread (which is one of the I/O threads). On stop: stops accepting,
+  /// lets in-flight requests finish (up to shutdown_grace), closes WebSockets
+  /// with 1001, then returns.
+  void run(bool handle_signals = true);
+  /// Begins a graceful stop; safe from any thread and from signal context via run().
+  /// May be called before run(): run() then returns as soon as it has started.
+  /// run() is meant to be called once per server; destroy the server only after
+  /// run() has returned (or if it was never called).
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace office::net
