@@ -24,7 +24,8 @@ std::vector<std::pair<ot::Op, ot::Op>> make_pairs(bool deletes) {
     const std::uint64_t p = next() % 1000;
     const std::uint64_t q = p + next() % 20;
     ot::Op a = ot::make_insert(p, "x");
-    ot::Op b = deletes && (i % 2 == 0) ? ot::make_remove(q, 1 + next() % 3) : ot::make_insert(q, "y");
+    ot::Op b =
+        deletes && (i % 2 == 0) ? ot::make_remove(q, 1 + next() % 3) : ot::make_insert(q, "y");
     pairs.emplace_back(std::move(a), std::move(b));
   }
   return pairs;
@@ -110,8 +111,14 @@ void BM_ReplayAutomergePaper(benchmark::State& state) {
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * ops.size()));
 }
-BENCHMARK(BM_ReplayAutomergePaper)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Arg(4096)
-    ->ArgName("chunk_bytes")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_ReplayAutomergePaper)
+    ->Arg(256)
+    ->Arg(512)
+    ->Arg(1024)
+    ->Arg(2048)
+    ->Arg(4096)
+    ->ArgName("chunk_bytes")
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

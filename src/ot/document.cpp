@@ -184,7 +184,8 @@ void Document::split_insert(std::size_t chunk, std::size_t at, std::string_view 
     Chunk p = new_chunk();
     std::memcpy(p.data.get(), scratch_.data() + begin, end - begin);
     p.bytes = static_cast<std::uint32_t>(end - begin);
-    p.cps = static_cast<std::uint32_t>(utf8::count(std::string_view(scratch_).substr(begin, end - begin)));
+    p.cps = static_cast<std::uint32_t>(
+        utf8::count(std::string_view(scratch_).substr(begin, end - begin)));
     pieces.push_back(std::move(p));
     begin = end;
   }
@@ -207,9 +208,8 @@ std::uint64_t Document::erase(std::uint64_t pos, std::uint64_t n) {
     Chunk& c = chunks_[ci];
     const std::uint64_t take = std::min<std::uint64_t>(remaining, c.cps - offset);
     const std::size_t b0 = byte_in_chunk(c, offset);
-    const std::size_t b1 = (c.bytes == c.cps)
-                               ? b0 + take
-                               : b0 + utf8::byte_offset(c.view().substr(b0), take);
+    const std::size_t b1 =
+        (c.bytes == c.cps) ? b0 + take : b0 + utf8::byte_offset(c.view().substr(b0), take);
     std::memmove(c.data.get() + b0, c.data.get() + b1, c.bytes - b1);
     c.bytes -= static_cast<std::uint32_t>(b1 - b0);
     c.cps -= static_cast<std::uint32_t>(take);

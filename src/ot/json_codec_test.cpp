@@ -24,9 +24,9 @@ TEST(JsonCodec, AcceptsIntegralFloats) {
 }
 
 TEST(JsonCodec, RejectsNonOps) {
-  for (const char* bad : {"{}", "3", "[true]", "[null]", "[[1]]", R"([{"x":1}])",
-                          R"([{"d":1,"x":2}])", R"([{"d":true}])", "[-1]", "[1.5]",
-                          R"([{"d":-2}])", "[1e300]", "[", R"(["\ud800"])"}) {
+  for (const char* bad :
+       {"{}", "3", "[true]", "[null]", "[[1]]", R"([{"x":1}])", R"([{"d":1,"x":2}])",
+        R"([{"d":true}])", "[-1]", "[1.5]", R"([{"d":-2}])", "[1e300]", "[", R"(["\ud800"])"}) {
     EXPECT_FALSE(parse_op(bad).ok()) << bad;
   }
 }

@@ -96,8 +96,8 @@ class Taker {
     p.kind = c.kind;
     p.has_text = c.has_text;
     const std::uint64_t remaining = c.len - offset_;
-    const bool whole = n == kAll || remaining <= n ||
-                       (c.kind != Kind::kSkip && c.kind == indivisible);
+    const bool whole =
+        n == kAll || remaining <= n || (c.kind != Kind::kSkip && c.kind == indivisible);
     if (whole) {
       p.len = remaining;
       if (c.kind == Kind::kInsert || c.has_text) {
@@ -418,8 +418,7 @@ Status compose_into(const Op& op1, const Op& op2, Op& out) {
           switch (p.kind) {
             case Kind::kSkip: {
               const std::string_view slice = advance(p.len);
-              w.add(Kind::kDelete, c.has_text,
-                     c.has_text ? utf8::count(slice) : p.len, slice);
+              w.add(Kind::kDelete, c.has_text, c.has_text ? utf8::count(slice) : p.len, slice);
               offset += p.len;
               break;
             }

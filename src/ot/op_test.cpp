@@ -63,8 +63,7 @@ TEST(Transform, InsertTiesFollowSide) {
 }
 
 TEST(Transform, OverlappingDeletes) {
-  EXPECT_EQ(S(*transform(J(R"([1,{"d":3}])"), J(R"([2,{"d":3}])"), Side::kLeft)),
-            R"([1,{"d":1}])");
+  EXPECT_EQ(S(*transform(J(R"([1,{"d":3}])"), J(R"([2,{"d":3}])"), Side::kLeft)), R"([1,{"d":1}])");
   EXPECT_EQ(S(*transform(J(R"([{"d":"abc"}])"), J(R"([1,{"d":1}])"), Side::kLeft)),
             R"([{"d":"ac"}])");
   EXPECT_EQ(S(*transform(J(R"([{"d":2}])"), J(R"(["😀😀"])"), Side::kLeft)), R"([2,{"d":2}])");

@@ -27,8 +27,9 @@ class Rng {
 
 // ASCII, CJK, emoji (non-BMP), combining marks.
 inline std::string random_text(Rng& rng, std::size_t cps) {
-  static const char* kPieces[] = {"a", "b", "c", "x", " ", "\n", "Z", "中", "文", "字",
-                                  "😀", "🎉", "𝄞", "\xCC\x81" /* U+0301 */, "é", "ß"};
+  static const char* kPieces[] = {"a",  "b",  "c",  "x", " ", "\n", "Z",
+                                  "中", "文", "字", "😀", "🎉", "𝄞",  "\xCC\x81" /* U+0301 */,
+                                  "é",  "ß"};
   std::string s;
   for (std::size_t i = 0; i < cps; ++i) s += kPieces[rng.below(std::size(kPieces))];
   return s;

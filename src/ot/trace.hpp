@@ -31,7 +31,9 @@ struct Trace {
   std::string arena;
   std::size_t txns = 0;
 
-  std::string_view text(const TracePatch& p) const { return {arena.data() + p.text_off, p.text_len}; }
+  std::string_view text(const TracePatch& p) const {
+    return {arena.data() + p.text_off, p.text_len};
+  }
 };
 
 /// Reads a `.json.gz` (or plain `.json`) trace. Errors: unreadable file,

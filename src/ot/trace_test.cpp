@@ -11,7 +11,8 @@ namespace office::ot {
 namespace {
 
 TEST(Traces, EveryTraceReplaysToEndContent) {
-  const std::filesystem::path dir = std::filesystem::path(OFFICE_SHARED_DIR) / "data/editing-traces";
+  const std::filesystem::path dir =
+      std::filesystem::path(OFFICE_SHARED_DIR) / "data/editing-traces";
   int replayed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string path = entry.path().string();
