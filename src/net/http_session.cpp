@@ -338,7 +338,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   // The I/O thread moves on; the worker runs the handler and posts the response back.
   // req_ is not touched by the I/O side while the phase is kHandling.
   void offload(const Handler* handler) {
-    asio::post(*state_.workers, [self = shared_from_this(), handler] {
+    asio::post(*state_.workers, [self = shared_from_this(), handler]() mutable {
       Response r;
       {
         log::ScopedTrace scope(self->req_.trace.trace_id_hex());

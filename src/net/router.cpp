@@ -191,7 +191,7 @@ void Router::add_websocket(std::string pattern, WebSocketFactory factory, RouteO
 }
 
 void Router::add_static(const EmbeddedFileTable& files,
-                        std::vector<std::pair<std::string, std::string>> index_aliases) {
+                        const std::vector<std::pair<std::string, std::string>>& index_aliases) {
   RouteOptions options{.auth = false, .offload = false};
   for (const EmbeddedFile& f : files) {
     if (f.path.empty()) continue;

@@ -44,7 +44,7 @@ class Router {
   /// ETag and If-None-Match -> 304. `index_aliases` maps e.g. "/api/docs" to
   /// "/api/docs/index.html" (served directly, not redirected).
   void add_static(const EmbeddedFileTable& files,
-                  std::vector<std::pair<std::string, std::string>> index_aliases = {});
+                  const std::vector<std::pair<std::string, std::string>>& index_aliases = {});
   void set_authenticator(Authenticator authenticator);
 
   struct RouteInfo {

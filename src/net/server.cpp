@@ -33,7 +33,7 @@ unsigned resolve_threads(unsigned requested) {
 // acceptor/timers go, then the io_contexts (destroying any connection still
 // queued in them), and only then the state those connections reference.
 struct HttpServer::Impl {
-  Impl(ServerOptions o, const Router& router) : state(o, router) {
+  Impl(const ServerOptions& o, const Router& router) : state(o, router) {
     unsigned n = resolve_threads(o.io_threads);
     contexts.reserve(n);
     for (unsigned i = 0; i < n; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
