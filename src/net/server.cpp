@@ -179,8 +179,8 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(ServerOptions options, const Router& router)
-    : impl_(std::make_unique<Impl>(std::move(options), router)) {}
+HttpServer::HttpServer(const ServerOptions& options, const Router& router)
+    : impl_(std::make_unique<Impl>(options, router)) {}
 
 HttpServer::~HttpServer() {
   // Connections queued in the contexts are destroyed with them; the pool first,

@@ -35,7 +35,7 @@ struct ServerOptions {
 /// trace id.
 class HttpServer {
  public:
-  HttpServer(ServerOptions options, const Router& router);
+  HttpServer(const ServerOptions& options, const Router& router);
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
