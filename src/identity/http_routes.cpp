@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/json_body.hpp"
+#include "core/log.hpp"
 
 namespace office::identity {
 
@@ -25,6 +26,42 @@ json to_json(const User& u) {
           {"groupIds", u.group_ids},
           {"createTime", rfc3339_ms(u.create_ms)},
           {"updateTime", rfc3339_ms(u.update_ms)}};
+}
+
+// The hot path (GET /users/me and friends): the same JSON as to_json(User),
+// written straight into one string; nlohmann's DOM was a tenth of the CPU.
+std::string user_json(const User& u) {
+  std::string out;
+  out.reserve(320 + 40 * u.group_ids.size());
+  auto field = [&out](const char* name, std::string_view value) {
+    out += '"';
+    out += name;
+    out += "\":\"";
+    log::append_json_escaped(out, value);
+    out += "\",";
+  };
+  out += '{';
+  field("id", u.id);
+  field("tenantId", u.tenant_id);
+  field("email", u.email);
+  field("displayName", u.display_name);
+  field("role", u.role);
+  field("plan", u.plan);
+  out += u.disabled ? "\"disabled\":true," : "\"disabled\":false,";
+  out += u.platform_admin ? "\"platformAdmin\":true," : "\"platformAdmin\":false,";
+  out += "\"groupIds\":[";
+  for (std::size_t i = 0; i < u.group_ids.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    log::append_json_escaped(out, u.group_ids[i]);
+    out += '"';
+  }
+  out += "],";
+  field("createTime", rfc3339_ms(u.create_ms));
+  out += "\"updateTime\":\"";
+  out += rfc3339_ms(u.update_ms);
+  out += "\"}";
+  return out;
 }
 
 json to_json(const Group& g) {
@@ -78,6 +115,11 @@ Result<PageRequest> page_of(const Request& req) {
   }
   if (auto token = req.query_param("pageToken")) page.page_token = *token;
   return page;
+}
+
+Response reply(const Result<User>& r, int status = 200) {
+  if (!r) return Response::error(r.error());
+  return Response::json(status, user_json(*r));
 }
 
 template <class T>
