@@ -16,20 +16,28 @@ thread_local std::string t_trace_id;
 class JsonFormatter final : public spdlog::formatter {
  public:
   void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
-    std::string line;
-    line.reserve(128 + msg.payload.size());
+    // Reused per formatter (spdlog formats under the sink's lock): no
+    // allocation per line once warm, and the date is formatted once a second.
+    std::string& line = line_;
+    line.clear();
     line += "{\"ts\":\"";
     auto secs = std::chrono::time_point_cast<std::chrono::seconds>(msg.time);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(msg.time - secs).count();
-    std::time_t tt = std::chrono::system_clock::to_time_t(secs);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                  tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                  static_cast<int>(ms));
-    line += buf;
-    line += "\",\"level\":\"";
+    if (secs != cached_second_) {
+      std::time_t tt = std::chrono::system_clock::to_time_t(secs);
+      std::tm tm{};
+      gmtime_r(&tt, &tm);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+      cached_prefix_ = buf;
+      cached_second_ = secs;
+    }
+    line += cached_prefix_;
+    line += static_cast<char>('0' + ms / 100);
+    line += static_cast<char>('0' + ms / 10 % 10);
+    line += static_cast<char>('0' + ms % 10);
+    line += "Z\",\"level\":\"";
     auto lv = spdlog::level::to_string_view(msg.level);
     line.append(lv.data(), lv.size());
     line += "\",\"msg\":\"";
@@ -48,6 +56,11 @@ class JsonFormatter final : public spdlog::formatter {
   std::unique_ptr<spdlog::formatter> clone() const override {
     return std::make_unique<JsonFormatter>();
   }
+
+ private:
+  std::string line_;
+  std::string cached_prefix_;
+  std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds> cached_second_{};
 };
 
 class TraceFlag final : public spdlog::custom_flag_formatter {
