@@ -14,7 +14,7 @@ std::string profile_key(std::string_view tenant_id, std::string_view user_id) {
 std::optional<Principal> AuthCache::principal(std::string_view token, std::int64_t now_s) const {
   std::uint64_t current = epoch();
   std::shared_lock lock(mu_);
-  auto it = tokens_.find(std::string(token));
+  auto it = tokens_.find(token);
   if (it == tokens_.end() || it->second.epoch != current || now_s >= it->second.expires_s)
     return std::nullopt;
   return it->second.principal;

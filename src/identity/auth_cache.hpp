@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -55,7 +56,12 @@ class AuthCache {
   std::size_t max_entries_;
   std::atomic<std::uint64_t> epoch_{1};
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, TokenEntry> tokens_;
+  // Transparent hash: look a token up by string_view without copying it.
+  struct Hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, TokenEntry, Hash, std::equal_to<>> tokens_;
   std::unordered_map<std::string, ProfileEntry> profiles_;
 };
 

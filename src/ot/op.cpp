@@ -318,15 +318,18 @@ Status transform_into(const Op& op1, const Op& op2, Side side, Op& out) {
   return detail::transform_into_general(op1, op2, side, out);
 }
 
+namespace {
+// Both ops must be valid before either is read; on failure `out` is emptied.
+Status check_both(const Op& op1, const Op& op2, Op& out) {
+  Status s = check_op(op1);
+  if (s) s = check_op(op2);
+  if (!s) out.clear();
+  return s;
+}
+}  // namespace
+
 Status detail::transform_into_general(const Op& op1, const Op& op2, Side side, Op& out) {
-  if (Status s = check_op(op1); !s) {
-    out.clear();
-    return s;
-  }
-  if (Status s = check_op(op2); !s) {
-    out.clear();
-    return s;
-  }
+  if (Status s = check_both(op1, op2, out); !s) return s;
   Writer w(out);
   Taker t(op1);
   for (const Component& c2 : op2) {
@@ -376,14 +379,7 @@ Result<Op> transform(const Op& op, const Op& other, Side side) {
 }
 
 Status compose_into(const Op& op1, const Op& op2, Op& out) {
-  if (Status s = check_op(op1); !s) {
-    out.clear();
-    return s;
-  }
-  if (Status s = check_op(op2); !s) {
-    out.clear();
-    return s;
-  }
+  if (Status s = check_both(op1, op2, out); !s) return s;
   Writer w(out);
   Taker t(op1);
   for (const Component& c : op2) {

@@ -7,12 +7,13 @@
 
 namespace office::storage {
 
-/// Runs fn(Tx&) -> Result<T> in a write transaction and returns its value;
-/// commits only when fn succeeds.
-template <class T, class F>
-Result<T> write_value(Database& db, F&& fn) {
+namespace detail {
+// Runs fn(Tx&) -> Result<T> through run(callback) (Database::write or ::read)
+// and hands back the value fn produced.
+template <class T, class Run, class F>
+Result<T> run_value(Run&& run, F&& fn) {
   std::optional<T> out;
-  Status st = db.write([&](Tx& tx) -> Status {
+  Status st = run([&](Tx& tx) -> Status {
     Result<T> r = fn(tx);
     if (!r) return std::move(r).error();
     out.emplace(std::move(r).value());
@@ -21,19 +22,19 @@ Result<T> write_value(Database& db, F&& fn) {
   if (!st) return std::move(st).error();
   return std::move(*out);
 }
+}  // namespace detail
+
+/// Runs fn(Tx&) -> Result<T> in a write transaction and returns its value;
+/// commits only when fn succeeds.
+template <class T, class F>
+Result<T> write_value(Database& db, F&& fn) {
+  return detail::run_value<T>([&db](const auto& cb) { return db.write(cb); }, std::forward<F>(fn));
+}
 
 /// Runs fn(Tx&) -> Result<T> in a read transaction and returns its value.
 template <class T, class F>
 Result<T> read_value(const Database& db, F&& fn) {
-  std::optional<T> out;
-  Status st = db.read([&](Tx& tx) -> Status {
-    Result<T> r = fn(tx);
-    if (!r) return std::move(r).error();
-    out.emplace(std::move(r).value());
-    return {};
-  });
-  if (!st) return std::move(st).error();
-  return std::move(*out);
+  return detail::run_value<T>([&db](const auto& cb) { return db.read(cb); }, std::forward<F>(fn));
 }
 
 }  // namespace office::storage
