@@ -46,10 +46,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   office::log::init({config->log.level, config->log.format});
-  auto app = office::app::App::create(*config);
-  if (!app) {
-    spdlog::critical("cannot start: {}", app.error().message);
-    return 1;
+  int rc = 1;
+  {  // the App is gone before the log is closed
+    auto app = office::app::App::create(*config);
+    if (app) {
+      rc = (*app)->run();
+    } else {
+      spdlog::critical("cannot start: {}", app.error().message);
+    }
   }
-  return (*app)->run();
+  office::log::shutdown();
+  return rc;
 }

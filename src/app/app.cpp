@@ -141,6 +141,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   s.server = std::make_unique<net::HttpServer>(opts, s.router);
   storage::Database* dbp = s.db.get();
   s.server->set_readiness_check([dbp] { return dbp->healthy(); });
+  s.server->handle_signals();
   auto port = s.server->listen();
   if (!port) return port.error();
   s.port = *port;

@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <memory>
+
 #include <string>
 #include <string_view>
 
@@ -12,16 +14,20 @@ struct Options {
   std::string format = "json";  ///< "json" (one object per line) or "text"
 };
 
-/// Installs the process-wide logger (stderr). Call once at start-up; until then
-/// spdlog's default logger is used. Not thread-safe against concurrent logging.
+/// Installs the process-wide logger (stderr, through a BufferedFdSink). Call
+/// once at start-up; until then spdlog's default logger is used. Not
+/// thread-safe against concurrent logging.
 void init(const Options& options);
+
+/// Writes out what is buffered and stops the writer thread (end of main()).
+void shutdown();
 
 /// Marks every log line written by this thread, while alive, with the trace id
 /// (W3C trace context) of the request being served. Nestable; restores the
 /// previous id on destruction. Not movable.
 class ScopedTrace {
  public:
-  explicit ScopedTrace(std::string trace_id);
+  explicit ScopedTrace(std::string_view trace_id);
   ~ScopedTrace();
   ScopedTrace(const ScopedTrace&) = delete;
   ScopedTrace& operator=(const ScopedTrace&) = delete;

@@ -23,9 +23,16 @@ struct TraceContext {
   /// The same trace with a new random span id (a child span).
   TraceContext child() const;
 
+  static constexpr std::size_t kHeaderSize = 55;
+  static constexpr std::size_t kTraceIdHexSize = 32;
+
   std::string to_header() const;     ///< "00-...-...-.."
   std::string trace_id_hex() const;  ///< 32 lower-case hex digits
   std::string span_id_hex() const;   ///< 16 lower-case hex digits
+  /// The same text written to `out` (kHeaderSize / kTraceIdHexSize chars),
+  /// for per-request paths that must not allocate.
+  void write_header(char* out) const;
+  void write_trace_id_hex(char* out) const;
   bool sampled() const { return (flags & 1) != 0; }
 };
 

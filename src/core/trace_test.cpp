@@ -48,5 +48,17 @@ TEST(TraceContext, GenerateAndChild) {
   EXPECT_EQ(round->trace_id, a.trace_id);
 }
 
+TEST(TraceContext, WritersMatchTheStringForms) {
+  auto t = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  ASSERT_TRUE(t);
+  char header[TraceContext::kHeaderSize + 1] = {};
+  t->write_header(header);
+  EXPECT_EQ(std::string(header), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  char id[TraceContext::kTraceIdHexSize + 1] = {};
+  t->write_trace_id_hex(id);
+  EXPECT_EQ(std::string(id), t->trace_id_hex());
+  EXPECT_EQ(t->to_header(), header);
+}
+
 }  // namespace
 }  // namespace office

@@ -105,6 +105,14 @@ std::string_view http_date() {
   return {buf, len};
 }
 
+// The trace id as hex in a per-thread buffer (valid until the next call on
+// this thread; ScopedTrace copies it).
+std::string_view trace_id_view(const TraceContext& trace) {
+  thread_local char buf[TraceContext::kTraceIdHexSize];
+  trace.write_trace_id_hex(buf);
+  return {buf, sizeof buf};
+}
+
 bool header_safe(std::string_view s) { return s.find_first_of("\r\n") == std::string_view::npos; }
 
 void append_number(std::string& out, std::size_t n) {
@@ -268,7 +276,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       respond(Response::error(st.error()));
       return;
     }
-    log::ScopedTrace scope(req_.trace.trace_id_hex());
+    log::ScopedTrace scope(trace_id_view(req_.trace));
     if (auto health = health_response()) {
       respond(std::move(*health));
       return;
@@ -341,13 +349,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     asio::post(*state_.workers, [self = shared_from_this(), handler]() mutable {
       Response r;
       {
-        log::ScopedTrace scope(self->req_.trace.trace_id_hex());
+        log::ScopedTrace scope(trace_id_view(self->req_.trace));
         r = call_handler(*handler, self->req_);
       }
       auto ex = self->socket_.get_executor();
       asio::post(ex, [self = std::move(self), r = std::move(r)]() mutable {
         if (self->phase_ == Phase::kClosed) return;
-        log::ScopedTrace scope(self->req_.trace.trace_id_hex());
+        log::ScopedTrace scope(trace_id_view(self->req_.trace));
         self->respond(std::move(r));
       });
     });
@@ -419,7 +427,9 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       head_ += "\r\n";
     }
     head_ += "traceparent: ";
-    head_ += req_.trace.to_header();
+    const std::size_t at = head_.size();
+    head_.resize(at + TraceContext::kHeaderSize);
+    req_.trace.write_header(head_.data() + at);
     head_ += "\r\n";
     for (const auto& [name, value] : resp_.headers) {
       if (name.empty() || !header_safe(name) || !header_safe(value) ||

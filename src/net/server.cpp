@@ -141,14 +141,7 @@ struct HttpServer::Impl {
         return;
       }
     }
-    if (handle_signals) {
-      signals.emplace(main(), SIGINT, SIGTERM);
-      signals->async_wait([this](boost::system::error_code ec, int sig) {
-        if (ec) return;
-        spdlog::info("net: received signal {}", sig);
-        stop();
-      });
-    }
+    if (handle_signals && !signals) install_signal_handlers();
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     for (auto& ctx : contexts) guards.push_back(asio::make_work_guard(*ctx));
     do_accept();
@@ -161,6 +154,16 @@ struct HttpServer::Impl {
     // where they are discarded with the connection.
     workers->join();
     spdlog::info("net: stopped");
+  }
+
+  void install_signal_handlers() {
+    if (signals) return;
+    signals.emplace(main(), SIGINT, SIGTERM);
+    signals->async_wait([this](boost::system::error_code ec, int sig) {
+      if (ec) return;
+      spdlog::info("net: received signal {}", sig);
+      stop();
+    });
   }
 
   static void run_context(asio::io_context& ctx) {
@@ -194,6 +197,8 @@ Result<std::uint16_t> HttpServer::listen() { return impl_->listen(); }
 void HttpServer::set_readiness_check(std::function<bool()> check) {
   impl_->state.readiness = std::move(check);
 }
+
+void HttpServer::handle_signals() { impl_->install_signal_handlers(); }
 
 void HttpServer::run(bool handle_signals) { impl_->run(handle_signals); }
 

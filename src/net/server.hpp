@@ -46,6 +46,10 @@ class HttpServer {
   /// Called on I/O threads, possibly concurrently: must be thread-safe, cheap and
   /// non-blocking (cache the result of a slow probe).
   void set_readiness_check(std::function<bool()> check);
+  /// From now on SIGTERM/SIGINT begin a graceful stop (acted on once run()
+  /// runs). Call before announcing the server (port file, log line), so a
+  /// signal sent right after it is never fatal. run(true) calls it if needed.
+  void handle_signals();
   /// Serves until stop() or, if handle_signals, SIGTERM/SIGINT. Blocks the
   /// calling thread (which is one of the I/O threads). On stop: stops accepting,
   /// lets in-flight requests finish (up to shutdown_grace), closes WebSockets
