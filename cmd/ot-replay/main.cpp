@@ -1,4 +1,4 @@
-// ot-replay [--via=op|splice] [--repeat=N] FILE.json.gz [FILE...]
+// ot-replay [--via=op|splice] [--repeat=N] [--batch=N] FILE.json.gz [FILE...]
 //
 // Replays each editing trace through office::ot::Document and prints one JSON
 // line per file:
@@ -11,7 +11,8 @@
 // --via=splice calls Document::erase/insert directly. With --repeat=N the
 // replay runs N times on fresh documents and "ms" is the fastest run
 // ("ms_median" is the median); "cpu_ms" is the fastest run in thread CPU
-// time (excludes time spent descheduled on a loaded machine). Exits 1 if any
+// time (excludes time spent descheduled on a loaded machine). --batch=N sets
+// how many ops are built ahead of being applied (default 1024). Exits 1 if any
 // result differs from endContent.
 #include <openssl/evp.h>
 #include <time.h>
@@ -89,11 +90,12 @@ struct RunResult {
 // so each op is cache-warm as it is in the server right after decoding; only
 // Document::apply is timed. The batch's ops are rewritten in place (their
 // component buffers reused), as a server reuses its decode buffers.
-constexpr std::size_t kBatch = 1024;
+std::size_t g_batch = 1024;  // --batch
 
 RunResult run_ops(const ot::Trace& trace) {
   RunResult r;
   ot::Document doc(trace.start_content);
+  const std::size_t kBatch = g_batch;
   std::vector<ot::Op> batch(kBatch);
   std::chrono::steady_clock::duration elapsed{};
   std::chrono::nanoseconds cpu{};
@@ -149,17 +151,21 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a.rfind("--via=", 0) == 0) {
       via = a.substr(6);
+    } else if (a.rfind("--batch=", 0) == 0) {
+      g_batch = static_cast<std::size_t>(std::max(1, std::atoi(a.c_str() + 8)));
     } else if (a.rfind("--repeat=", 0) == 0) {
       repeat = std::max(1, std::atoi(a.c_str() + 9));
     } else if (a == "-h" || a == "--help") {
-      std::cout << "usage: ot-replay [--via=op|splice] [--repeat=N] FILE.json.gz [FILE...]\n";
+      std::cout
+          << "usage: ot-replay [--via=op|splice] [--repeat=N] [--batch=N] FILE.json.gz [FILE...]\n";
       return 0;
     } else {
       files.push_back(a);
     }
   }
   if (files.empty() || (via != "op" && via != "splice")) {
-    std::cerr << "usage: ot-replay [--via=op|splice] [--repeat=N] FILE.json.gz [FILE...]\n";
+    std::cerr
+        << "usage: ot-replay [--via=op|splice] [--repeat=N] [--batch=N] FILE.json.gz [FILE...]\n";
     return 2;
   }
   bool all_ok = true;

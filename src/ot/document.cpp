@@ -26,8 +26,31 @@ Document::Chunk Document::new_chunk() const {
 std::string Document::to_string() const {
   std::string out;
   out.reserve(bytes_);
-  for (const Chunk& c : chunks_) out.append(c.view());
+  for (const Chunk& c : chunks_) {
+    out.append(front(c));
+    out.append(back(c));
+  }
   return out;
+}
+
+void Document::append_text(std::string& out, const Chunk& c, std::size_t b0, std::size_t b1) const {
+  if (b0 < c.gap) out.append(c.data.get() + b0, std::min<std::size_t>(b1, c.gap) - b0);
+  if (b1 > c.gap) {
+    const std::size_t from = std::max<std::size_t>(b0, c.gap);
+    out.append(c.data.get() + from + (cap_ - c.bytes), b1 - from);
+  }
+}
+
+void Document::move_gap(Chunk& c, std::size_t to, std::size_t to_cps) const {
+  const std::size_t gap_len = cap_ - c.bytes;
+  char* const d = c.data.get();
+  if (to < c.gap) {
+    std::memmove(d + to + gap_len, d + to, c.gap - to);
+  } else if (to > c.gap) {
+    std::memmove(d + c.gap, d + c.gap + gap_len, to - c.gap);
+  }
+  c.gap = static_cast<std::uint32_t>(to);
+  c.gap_cps = static_cast<std::uint32_t>(to_cps);
 }
 
 std::string Document::slice(std::uint64_t from, std::uint64_t to) const {
@@ -42,7 +65,7 @@ std::string Document::slice(std::uint64_t from, std::uint64_t to) const {
     const std::uint64_t take = std::min<std::uint64_t>(remaining, c.cps - offset);
     const std::size_t b0 = byte_in_chunk(c, offset);
     const std::size_t b1 = byte_in_chunk(c, offset + take);
-    out.append(c.data.get() + b0, b1 - b0);
+    append_text(out, c, b0, b1);
     remaining -= take;
     offset = 0;
   }
@@ -103,8 +126,10 @@ Document::Location Document::locate_slow(std::uint64_t pos) const {
 }
 
 std::size_t Document::byte_in_chunk(const Chunk& c, std::uint64_t cp) const {
-  if (c.bytes == c.cps) return static_cast<std::size_t>(cp);  // pure ASCII
-  return utf8::byte_offset(c.view(), static_cast<std::size_t>(cp));
+  if (c.ascii()) return static_cast<std::size_t>(cp);
+  if (cp == c.gap_cps) return c.gap;
+  if (cp < c.gap_cps) return utf8::byte_offset(front(c), static_cast<std::size_t>(cp));
+  return c.gap + utf8::byte_offset(back(c), static_cast<std::size_t>(cp - c.gap_cps));
 }
 
 void Document::fenwick_add(std::size_t chunk, std::int64_t delta) {
@@ -149,8 +174,14 @@ void Document::insert(std::uint64_t pos, std::string_view utf8, std::uint64_t cp
   cps_ += cps;
   bytes_ += utf8.size();
   if (c.bytes + utf8.size() <= cap_) {
-    std::memmove(c.data.get() + at + utf8.size(), c.data.get() + at, c.bytes - at);
-    std::memcpy(c.data.get() + at, utf8.data(), utf8.size());
+    if (at != c.gap) move_gap(c, at, loc.offset);
+    if (utf8.size() == 1) {
+      c.data[at] = utf8[0];  // a keystroke: no call into memcpy
+    } else {
+      std::memcpy(c.data.get() + at, utf8.data(), utf8.size());
+    }
+    c.gap += static_cast<std::uint32_t>(utf8.size());
+    c.gap_cps += static_cast<std::uint32_t>(cps);
     c.bytes += static_cast<std::uint32_t>(utf8.size());
     c.cps += static_cast<std::uint32_t>(cps);
     fenwick_add(loc.chunk, static_cast<std::int64_t>(cps));
@@ -163,9 +194,10 @@ void Document::insert(std::uint64_t pos, std::string_view utf8, std::uint64_t cp
 // as needed, each about three quarters full, cut at code-point boundaries.
 void Document::split_insert(std::size_t chunk, std::size_t at, std::string_view utf8) {
   Chunk& c = chunks_[chunk];
-  scratch_.assign(c.data.get(), at);
+  scratch_.clear();
+  append_text(scratch_, c, 0, at);
   scratch_.append(utf8);
-  scratch_.append(c.data.get() + at, c.bytes - at);
+  append_text(scratch_, c, at, c.bytes);
   const std::size_t total = scratch_.size();
   const std::size_t target = std::max<std::size_t>(cap_ * 3 / 4, 4);
   std::vector<Chunk> pieces;
@@ -186,6 +218,8 @@ void Document::split_insert(std::size_t chunk, std::size_t at, std::string_view 
     p.bytes = static_cast<std::uint32_t>(end - begin);
     p.cps = static_cast<std::uint32_t>(
         utf8::count(std::string_view(scratch_).substr(begin, end - begin)));
+    p.gap = p.bytes;
+    p.gap_cps = p.cps;
     pieces.push_back(std::move(p));
     begin = end;
   }
@@ -208,9 +242,18 @@ std::uint64_t Document::erase(std::uint64_t pos, std::uint64_t n) {
     Chunk& c = chunks_[ci];
     const std::uint64_t take = std::min<std::uint64_t>(remaining, c.cps - offset);
     const std::size_t b0 = byte_in_chunk(c, offset);
-    const std::size_t b1 =
-        (c.bytes == c.cps) ? b0 + take : b0 + utf8::byte_offset(c.view().substr(b0), take);
-    std::memmove(c.data.get() + b0, c.data.get() + b1, c.bytes - b1);
+    const std::size_t b1 = c.ascii() ? b0 + take : byte_in_chunk(c, offset + take);
+    // The deleted bytes join the gap: move it to whichever end of the range
+    // is closer (backspacing ends where the gap is, forward delete starts there).
+    const std::size_t to_end = b1 > c.gap ? b1 - c.gap : c.gap - b1;
+    const std::size_t to_start = b0 > c.gap ? b0 - c.gap : c.gap - b0;
+    if (to_end < to_start) {
+      move_gap(c, b1, offset + take);
+      c.gap = static_cast<std::uint32_t>(b0);
+      c.gap_cps = static_cast<std::uint32_t>(offset);
+    } else if (b0 != c.gap) {
+      move_gap(c, b0, offset);
+    }
     c.bytes -= static_cast<std::uint32_t>(b1 - b0);
     c.cps -= static_cast<std::uint32_t>(take);
     bytes_ -= b1 - b0;
@@ -248,9 +291,15 @@ void Document::maybe_merge(std::size_t chunk) {
   }
   Chunk& a = chunks_[left];
   Chunk& b = chunks_[left + 1];
-  std::memcpy(a.data.get() + a.bytes, b.data.get(), b.bytes);
+  move_gap(a, a.bytes, a.cps);
+  const std::string_view bf = front(b);
+  const std::string_view bb = back(b);
+  std::memcpy(a.data.get() + a.bytes, bf.data(), bf.size());
+  std::memcpy(a.data.get() + a.bytes + bf.size(), bb.data(), bb.size());
   a.bytes += b.bytes;
   a.cps += b.cps;
+  a.gap = a.bytes;
+  a.gap_cps = a.cps;
   chunks_.erase(chunks_.begin() + static_cast<std::ptrdiff_t>(left) + 1);
   reset_hint();
   fenwick_rebuild();
@@ -276,6 +325,31 @@ namespace {
 }  // namespace
 
 Status Document::apply(const Op& op) {
+  // Nearly every client edit is one component, or a skip and one component:
+  // apply those directly. Anything else, and every shape that could be
+  // invalid (a zero length, a skip as the last component, a skip past the
+  // end), goes through the general path and its error messages.
+  if (op.size() <= 2 && !op.empty()) {
+    const Component* c = op.data();
+    std::uint64_t pos = 0;
+    if (op.size() == 2 && c->kind == Kind::kSkip) {
+      pos = c->len;
+      ++c;
+    }
+    if (c == &op.back() && c->kind != Kind::kSkip && c->len != 0 && pos <= cps_ &&
+        (op.size() == 1 || pos != 0)) {
+      if (c->kind == Kind::kInsert) {
+        insert(pos, c->text, c->len);
+      } else {
+        erase(pos, c->len);
+      }
+      return {};
+    }
+  }
+  return apply_general(op);
+}
+
+Status Document::apply_general(const Op& op) {
   // One pass does check_op and checks that the skips fit in the document, so
   // that a failing op changes nothing. check_op's errors come first (it looks
   // at the whole op), so "too long" is only reported after the loop.

@@ -13,14 +13,15 @@
 namespace office::ot {
 
 /// The text of one document, stored as UTF-8 in chunks of at most
-/// `chunk_bytes` bytes, with a Fenwick tree over the chunks' code-point counts.
-/// Locating a code-point position costs O(log chunks) plus a scan inside one
-/// chunk (skipped when the chunk is pure ASCII); an edit moves at most one
-/// chunk's bytes. Human editing is local, so the last located chunk and its
-/// code-point start are kept as a hint: a position in that chunk or one of its
-/// neighbours is found without the Fenwick descent, and the Fenwick update for
-/// edits to one chunk is deferred until a descent needs it. See docs/ot.md
-/// for the measurements behind the choice.
+/// `chunk_bytes` bytes, each a small gap buffer, with a Fenwick tree over the
+/// chunks' code-point counts. Locating a code-point position costs
+/// O(log chunks) plus a scan inside one chunk (skipped when the chunk is pure
+/// ASCII); an edit moves at most one chunk's bytes, and none when it is at the
+/// chunk's gap (where the previous edit in that chunk ended). Human editing is local, so the last
+/// located chunk and its code-point start are kept as a hint: a position in that chunk or one of
+/// its neighbours is found without the Fenwick descent, and the Fenwick update for edits to one
+/// chunk is deferred until a descent needs it. See docs/ot.md for the measurements behind the
+/// choice.
 ///
 /// Thread-safety: none, not even for concurrent const calls (slice() updates
 /// the hint); a Document has one owner (the document's broker).
@@ -66,18 +67,33 @@ class Document {
   std::size_t chunk_count() const { return chunks_.size(); }
 
  private:
+  // A chunk's text is [0, gap) then a gap of cap_ - bytes free bytes, then
+  // the rest: inserting or deleting at the gap moves no text, and moving the
+  // gap moves only the bytes between its old and new place. Typing and
+  // backspacing are local, so most edits move nothing.
   struct Chunk {
     std::unique_ptr<char[]> data;
-    std::uint32_t bytes = 0;
-    std::uint32_t cps = 0;
-    std::string_view view() const { return {data.get(), bytes}; }
+    std::uint32_t bytes = 0;    // text bytes
+    std::uint32_t cps = 0;      // text code points
+    std::uint32_t gap = 0;      // text bytes before the gap
+    std::uint32_t gap_cps = 0;  // code points before the gap
+    bool ascii() const { return bytes == cps; }
   };
   struct Location {
     std::size_t chunk;
     std::uint64_t offset;  // code points into the chunk
   };
 
+  Status apply_general(const Op& op);
   Chunk new_chunk() const;
+  std::string_view front(const Chunk& c) const { return {c.data.get(), c.gap}; }
+  std::string_view back(const Chunk& c) const {
+    return {c.data.get() + c.gap + (cap_ - c.bytes), c.bytes - c.gap};
+  }
+  // Appends the chunk's text bytes [b0, b1) (text offsets, not storage).
+  void append_text(std::string& out, const Chunk& c, std::size_t b0, std::size_t b1) const;
+  // Moves the gap to text byte `to`, which is code point `to_cps`.
+  void move_gap(Chunk& c, std::size_t to, std::size_t to_cps) const;
   // The chunk with prefix(chunk) < pos <= prefix(chunk+1) ({0, 0} for pos 0;
   // the end of the last chunk for pos past the end). Updates the hint.
   Location locate(std::uint64_t pos) const;
