@@ -128,7 +128,13 @@ Document::Location Document::locate_slow(std::uint64_t pos) const {
 std::size_t Document::byte_in_chunk(const Chunk& c, std::uint64_t cp) const {
   if (c.ascii()) return static_cast<std::size_t>(cp);
   if (cp == c.gap_cps) return c.gap;
-  if (cp < c.gap_cps) return utf8::byte_offset(front(c), static_cast<std::size_t>(cp));
+  if (cp < c.gap_cps) {
+    // Scan from whichever end of the text before the gap is nearer: edits
+    // are local, so usually back from the gap (backspacing in CJK text).
+    const std::uint64_t before_gap = c.gap_cps - cp;
+    if (before_gap < cp) return utf8::byte_offset_from_end(front(c), before_gap);
+    return utf8::byte_offset(front(c), static_cast<std::size_t>(cp));
+  }
   return c.gap + utf8::byte_offset(back(c), static_cast<std::size_t>(cp - c.gap_cps));
 }
 

@@ -28,6 +28,59 @@ std::string join(const std::vector<std::string>& v, std::size_t from = 0, std::s
   return s;
 }
 
+TEST(Utf8, ByteOffsetFromEnd) {
+  const std::string s = "aé😀中b";  // 1 + 2 + 4 + 3 + 1 bytes
+  EXPECT_EQ(utf8::byte_offset_from_end(s, 0), 11u);
+  EXPECT_EQ(utf8::byte_offset_from_end(s, 1), 10u);
+  EXPECT_EQ(utf8::byte_offset_from_end(s, 2), 7u);
+  EXPECT_EQ(utf8::byte_offset_from_end(s, 3), 3u);
+  EXPECT_EQ(utf8::byte_offset_from_end(s, 4), 1u);
+  EXPECT_EQ(utf8::byte_offset_from_end(s, 5), 0u);
+  EXPECT_EQ(utf8::byte_offset_from_end(s, 9), 0u);
+  for (std::size_t k = 0; k <= 5; ++k)
+    EXPECT_EQ(utf8::byte_offset_from_end(s, k), utf8::byte_offset(s, 5 - k)) << k;
+}
+
+// The one- and two-component shapes apply() takes directly, at their edges:
+// every invalid one must still fail with npm's message and change nothing.
+TEST(Document, SingleEditShapesAtTheEdges) {
+  struct Case {
+    Op op;
+    const char* error;  // nullptr: applies
+    const char* after;
+  };
+  const std::vector<Case> cases = {
+      {{Component::insert("x")}, nullptr, "xhéllo"},
+      {{Component::skip(5), Component::insert("x")}, nullptr, "héllox"},
+      {{Component::skip(4), Component::del(1)}, nullptr, "héll"},
+      {{Component::skip(4), Component::del(9)}, nullptr, "héll"},
+      {{Component::skip(5), Component::del(1)}, nullptr, "héllo"},
+      {{Component::del(2)}, nullptr, "llo"},
+      {{Component::skip(0), Component::insert("x")}, "Skip components must be >0", nullptr},
+      {{Component::insert("")}, "Inserts cannot be empty", nullptr},
+      {{Component::del(0)}, "Deletes must not be empty", nullptr},
+      {{Component::skip(3)}, "Op has a trailing skip", nullptr},
+      {{Component::skip(1), Component::skip(2)},
+       "Adjacent skip components should be combined",
+       nullptr},
+      {{Component::skip(6), Component::insert("x")},
+       "The op is too long for this document",
+       nullptr},
+  };
+  for (const Case& c : cases) {
+    Document d("héllo");
+    Status st = d.apply(c.op);
+    if (c.error == nullptr) {
+      ASSERT_TRUE(st.ok()) << st.error().message;
+      EXPECT_EQ(d.to_string(), c.after);
+    } else {
+      ASSERT_FALSE(st.ok());
+      EXPECT_EQ(st.error().message, c.error);
+      EXPECT_EQ(d.to_string(), "héllo");
+    }
+  }
+}
+
 TEST(Document, CreateAndRead) {
   Document d("héllo 😀 中文");
   EXPECT_EQ(d.length(), 10u);

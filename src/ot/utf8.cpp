@@ -44,6 +44,16 @@ std::size_t byte_offset(std::string_view s, std::size_t cp) {
   return n;
 }
 
+std::size_t byte_offset_from_end(std::string_view s, std::size_t k) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  std::size_t i = s.size();
+  while (k > 0 && i > 0) {
+    --i;
+    if (is_lead(p[i])) --k;
+  }
+  return i;
+}
+
 std::string_view slice(std::string_view s, std::size_t from, std::size_t to) {
   const std::size_t b = byte_offset(s, from);
   if (to <= from) return s.substr(b, 0);

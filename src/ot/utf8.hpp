@@ -21,6 +21,11 @@ std::size_t count(std::string_view s);
 /// than `cp` code points.
 std::size_t byte_offset(std::string_view s, std::size_t cp);
 
+/// Byte offset of the code point `k` code points before the end of `s`
+/// (s.size() for k == 0, 0 if `s` has fewer than `k` code points). Scans from
+/// the end, so it costs O(k), not O(s.size()).
+std::size_t byte_offset_from_end(std::string_view s, std::size_t k);
+
 /// The code points [from, to) of `s` (clamped to its end).
 std::string_view slice(std::string_view s, std::size_t from, std::size_t to);
 
