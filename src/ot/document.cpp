@@ -125,8 +125,7 @@ Document::Location Document::locate_slow(std::uint64_t pos) const {
   return {idx, rem};
 }
 
-std::size_t Document::byte_in_chunk(const Chunk& c, std::uint64_t cp) const {
-  if (c.ascii()) return static_cast<std::size_t>(cp);
+std::size_t Document::byte_in_mixed_chunk(const Chunk& c, std::uint64_t cp) const {
   if (cp == c.gap_cps) return c.gap;
   if (cp < c.gap_cps) {
     // Scan from whichever end of the text before the gap is nearer: edits

@@ -98,7 +98,12 @@ class Document {
   // the end of the last chunk for pos past the end). Updates the hint.
   Location locate(std::uint64_t pos) const;
   Location locate_slow(std::uint64_t pos) const;
-  std::size_t byte_in_chunk(const Chunk& c, std::uint64_t cp) const;
+  // Text byte offset of code point `cp` of the chunk.
+  std::size_t byte_in_chunk(const Chunk& c, std::uint64_t cp) const {
+    if (c.ascii()) return static_cast<std::size_t>(cp);
+    return byte_in_mixed_chunk(c, cp);
+  }
+  std::size_t byte_in_mixed_chunk(const Chunk& c, std::uint64_t cp) const;
   // Deferred: accumulates in pending_* while edits stay in one chunk.
   void fenwick_add(std::size_t chunk, std::int64_t delta);
   void fenwick_flush() const;
