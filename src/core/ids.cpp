@@ -31,12 +31,15 @@ Uuid Uuid::v7(const Clock& clock) {
 std::optional<Uuid> Uuid::parse(std::string_view s) {
   if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
     return std::nullopt;
-  std::string hex;
-  hex.reserve(32);
-  for (char c : s)
-    if (c != '-') hex += c;
+  char hex[32];
+  std::size_t n = 0;
+  for (char c : s) {
+    if (c == '-') continue;
+    if (n == sizeof hex) return std::nullopt;
+    hex[n++] = c;
+  }
   Uuid u;
-  if (hex.size() != 32 || !from_hex(hex, u.bytes)) return std::nullopt;
+  if (n != sizeof hex || !from_hex(std::string_view(hex, n), u.bytes)) return std::nullopt;
   return u;
 }
 

@@ -102,11 +102,17 @@ Result<std::vector<std::string>> JsonBody::string_list(std::string_view field) c
 }
 
 std::string rfc3339_ms(std::int64_t unix_ms) {
+  std::string out;
+  append_rfc3339_ms(out, unix_ms);
+  return out;
+}
+
+void append_rfc3339_ms(std::string& to, std::int64_t unix_ms) {
   std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
   std::tm tm{};
   gmtime_r(&secs, &tm);
   // "YYYY-MM-DDTHH:MM:SS.mmmZ", digits written directly (snprintf showed in profiles).
-  std::string out = "0000-00-00T00:00:00.000Z";
+  char out[] = "0000-00-00T00:00:00.000Z";
   auto put = [&out](std::size_t pos, int value, int width) {
     for (int i = width - 1; i >= 0; --i) {
       out[pos + static_cast<std::size_t>(i)] = static_cast<char>('0' + value % 10);
@@ -120,7 +126,7 @@ std::string rfc3339_ms(std::int64_t unix_ms) {
   put(14, tm.tm_min, 2);
   put(17, tm.tm_sec, 2);
   put(20, static_cast<int>(unix_ms % 1000), 3);
-  return out;
+  to.append(out, sizeof out - 1);
 }
 
 }  // namespace office

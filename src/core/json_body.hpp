@@ -42,5 +42,7 @@ class JsonBody {
 
 /// RFC 3339 UTC timestamp with milliseconds, as proto3 JSON writes Timestamps.
 std::string rfc3339_ms(std::int64_t unix_ms);
+/// The same 24 characters appended to `out` (no allocation of its own).
+void append_rfc3339_ms(std::string& out, std::int64_t unix_ms);
 
 }  // namespace office

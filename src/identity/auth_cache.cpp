@@ -1,5 +1,7 @@
 #include "identity/auth_cache.hpp"
 
+#include <cstring>
+
 namespace office::identity {
 
 namespace {
@@ -28,9 +30,22 @@ void AuthCache::put_principal(std::string_view token, const Principal& p, std::i
 }
 
 std::optional<User> AuthCache::profile(std::string_view tenant_id, std::string_view user_id) const {
+  // Ids are UUIDs (36 characters): build the key on the stack, not the heap.
+  char buf[96];
+  std::string heap;
+  std::string_view key;
+  if (tenant_id.size() + 1 + user_id.size() <= sizeof buf) {
+    std::memcpy(buf, tenant_id.data(), tenant_id.size());
+    buf[tenant_id.size()] = '/';
+    std::memcpy(buf + tenant_id.size() + 1, user_id.data(), user_id.size());
+    key = std::string_view(buf, tenant_id.size() + 1 + user_id.size());
+  } else {
+    heap = profile_key(tenant_id, user_id);
+    key = heap;
+  }
   std::uint64_t current = epoch();
   std::shared_lock lock(mu_);
-  auto it = profiles_.find(profile_key(tenant_id, user_id));
+  auto it = profiles_.find(key);
   if (it == profiles_.end() || it->second.epoch != current) return std::nullopt;
   return it->second.user;
 }

@@ -62,7 +62,7 @@ class AuthCache {
     std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, TokenEntry, Hash, std::equal_to<>> tokens_;
-  std::unordered_map<std::string, ProfileEntry> profiles_;
+  std::unordered_map<std::string, ProfileEntry, Hash, std::equal_to<>> profiles_;
 };
 
 }  // namespace office::identity

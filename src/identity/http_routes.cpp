@@ -56,10 +56,10 @@ std::string user_json(const User& u) {
     log::append_json_escaped(out, u.group_ids[i]);
     out += '"';
   }
-  out += "],";
-  field("createTime", rfc3339_ms(u.create_ms));
-  out += "\"updateTime\":\"";
-  out += rfc3339_ms(u.update_ms);
+  out += "],\"createTime\":\"";
+  append_rfc3339_ms(out, u.create_ms);
+  out += "\",\"updateTime\":\"";
+  append_rfc3339_ms(out, u.update_ms);
   out += "\"}";
   return out;
 }
@@ -332,13 +332,21 @@ void tenant_routes(net::Router& r, IdentityService& s) {
 
 }  // namespace
 
-std::string access_token_of(const Request& req) {
+namespace {
+// The token of "Authorization: Bearer <token>", viewing the header; empty if
+// there is no such header or it is not a bearer token.
+std::string_view bearer_token(const Request& req) {
   if (auto h = req.header("authorization")) {
     std::string_view v = *h;
     if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer "))
-      return std::string(v.substr(7));
-    return {};
+      return v.substr(7);
   }
+  return {};
+}
+}  // namespace
+
+std::string access_token_of(const Request& req) {
+  if (req.header("authorization")) return std::string(bearer_token(req));
   if (req.websocket_upgrade) {
     if (auto q = req.query_param("access_token")) return *q;
     if (auto c = req.cookie("access_token")) return *c;
@@ -348,6 +356,10 @@ std::string access_token_of(const Request& req) {
 
 void register_routes(net::Router& router, IdentityService& service) {
   router.set_authenticator([&service](const Request& req) -> Result<Principal> {
+    // The header (every REST call) is looked at in place; only a WebSocket
+    // upgrade's query parameter or cookie is copied out.
+    if (std::string_view bearer = bearer_token(req); !bearer.empty())
+      return service.authenticate(bearer);
     std::string token = access_token_of(req);
     if (token.empty())
       return Error::unauthenticated("missing access token (Authorization: Bearer)");

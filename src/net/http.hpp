@@ -52,7 +52,8 @@ struct Request {
 /// An HTTP response built by a handler.
 struct Response {
   int status = 200;
-  std::string content_type = "application/json";
+  /// Must outlive the response: a literal or embedded data (no copy per request).
+  std::string_view content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;  ///< extra headers
   std::string body;
   /// Used instead of `body` when `body` is empty: bytes that outlive the response

@@ -139,7 +139,7 @@ Response Response::error(const Error& e) {
 Response Response::no_content() {
   Response r;
   r.status = 204;
-  r.content_type.clear();
+  r.content_type = {};
   return r;
 }
 

@@ -36,10 +36,10 @@ Handler make_static_handler(const EmbeddedFile& file) {
     r.headers.emplace_back("cache-control", "no-cache");
     if (auto inm = req.header("if-none-match"); inm && etag_matches(*inm, f->etag)) {
       r.status = 304;
-      r.content_type.clear();
+      r.content_type = {};
       return r;
     }
-    r.content_type.assign(f->content_type);
+    r.content_type = f->content_type;
     r.static_body = f->data;
     return r;
   };
