@@ -198,7 +198,8 @@ Status prepare_request(Request& req) {
   } else if (!percent_decode(raw_path, req.path, false)) {
     return Error::invalid("malformed percent-encoding in path");
   }
-  if (req.path.empty()) req.path = "/";
+  if (req.path.empty())
+    req.path.assign(1, '/');  // not = "/": GCC 12 -Wrestrict false positive (PR 105329)
   if (req.path.find('\0') != std::string::npos) return Error::invalid("NUL in path");
 
   std::optional<TraceContext> incoming;
