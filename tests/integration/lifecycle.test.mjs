@@ -72,6 +72,28 @@ test("SIGTERM drains: in-flight requests finish, WebSockets get 1001, exit 0", a
   await assert.rejects(fetch(srv.base + "/healthz"));  // no longer accepting
 });
 
+test("SIGTERM as soon as the port file exists is a graceful stop; buffered log lines are written", async () => {
+  // Signal handling is installed before the port file is written, so even an
+  // immediate SIGTERM drains (exit 0, not death by signal); the access log is
+  // buffered in memory, so this also checks it is all written on exit.
+  const quick = await startServer();
+  quick.child.kill("SIGTERM");
+  const q = await quick.exited;
+  assert.equal(q.signal, null, quick.output());
+  assert.equal(q.code, 0, quick.output());
+
+  const srv = await startServer({ env: { OFFICE_LOG_LEVEL: "info" } });
+  const marker = `/no-such-page-${Date.now()}`;
+  assert.equal((await api(srv.base, "GET", marker)).status, 404);
+  const { code } = await srv.stop();
+  assert.equal(code, 0);
+  const lines = srv.output().trim().split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+  const access = lines.find((l) => l.msg.startsWith(`GET ${marker} 404 `));
+  assert.ok(access, srv.output());
+  assert.match(access.trace_id, /^[0-9a-f]{32}$/);
+  assert.equal(lines.at(-1).msg, "office-suite stopped");
+});
+
 test("data survives a restart", async () => {
   const srv = await startServer();
   const t = await login(srv.base, ADMIN.email, ADMIN.password);
