@@ -42,8 +42,18 @@ void BufferedFdSink::log(const spdlog::details::log_msg& msg) {
 }
 
 void BufferedFdSink::flush() {
-  std::lock_guard wlock(write_mu_);
-  write_out();
+  std::unique_lock wlock(write_mu_, std::try_to_lock);
+  if (wlock.owns_lock()) {
+    write_out();
+    return;
+  }
+  // The writer is mid-write (possibly blocked on a stalled reader): it takes
+  // these lines next. Waiting here would stall the logging thread too.
+  {
+    std::lock_guard lock(mu_);
+    flush_requested_ = true;
+  }
+  cv_.notify_one();
 }
 
 void BufferedFdSink::set_pattern(const std::string& pattern) {
@@ -63,8 +73,9 @@ std::uint64_t BufferedFdSink::dropped() const {
 void BufferedFdSink::run() {
   std::unique_lock lock(mu_);
   while (!stop_) {
-    cv_.wait_for(lock, limits_.interval,
-                 [this] { return stop_ || active_.size() >= limits_.wake_bytes; });
+    cv_.wait_for(lock, limits_.interval, [this] {
+      return stop_ || flush_requested_ || active_.size() >= limits_.wake_bytes;
+    });
     if (active_.empty() && dropped_ == 0) continue;
     lock.unlock();
     {
@@ -78,6 +89,7 @@ void BufferedFdSink::run() {
 void BufferedFdSink::write_out() {
   {
     std::lock_guard lock(mu_);
+    flush_requested_ = false;
     writing_.swap(active_);
     if (dropped_ > 0) {
       // Reported first: the lines were lost before the ones now buffered.

@@ -17,10 +17,11 @@ namespace office::log {
 /// formatted lines are appended to a buffer in memory, and a writer thread
 /// writes it to `fd` once it passes `wake_bytes` or `interval` has passed.
 /// flush() writes synchronously (the logger flushes on warnings and errors,
-/// the lines that matter after a crash). If the writer cannot keep up and
-/// `max_bytes` are waiting, further lines are dropped and counted, and the
-/// next write starts with a warning line saying how many were lost: a slow
-/// log reader costs log lines, never request latency or unbounded memory.
+/// the lines that matter after a crash), unless the writer thread is in the
+/// middle of a write: then it only wakes the writer, which writes them next. If the writer cannot
+/// keep up and `max_bytes` are waiting, further lines are dropped and counted, and the next write
+/// starts with a warning line saying how many were lost: a slow log reader costs log lines, never
+/// request latency or unbounded memory.
 class BufferedFdSink final : public spdlog::sinks::sink {
  public:
   struct Limits {
@@ -55,7 +56,8 @@ class BufferedFdSink final : public spdlog::sinks::sink {
   std::string active_;
   std::uint64_t dropped_ = 0;
   bool stop_ = false;
-  std::mutex write_mu_;  // one writer at a time, so lines stay in order
+  bool flush_requested_ = false;  // a flush() found the writer busy
+  std::mutex write_mu_;           // one writer at a time, so lines stay in order
   std::string writing_;
   std::thread writer_;
 };

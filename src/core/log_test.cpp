@@ -115,8 +115,16 @@ TEST(BufferedFdSink, SlowOutputDropsAndReportsInsteadOfBlocking) {
       BufferedFdSink::Limits{
           .wake_bytes = 1024, .max_bytes = 64 * 1024, .interval = std::chrono::milliseconds(1)});
   auto logger = std::make_unique<spdlog::logger>("t", sink);
-  // Nobody reads: the writer blocks in write(2) on the full pipe, log() must not.
-  for (int i = 0; i < kLines; ++i) logger->info("line {}", i);
+  logger->flush_on(spdlog::level::warn);
+  // Nobody reads: the writer blocks in write(2) on the full pipe; log() and
+  // a warning's flush() must not (a hang here fails the test by timeout).
+  for (int i = 0; i < kLines; ++i) {
+    if (i == kLines / 2) {
+      logger->warn("line {}", i);
+    } else {
+      logger->info("line {}", i);
+    }
+  }
   const std::uint64_t dropped = sink->dropped();
   EXPECT_GT(dropped, 0u);
   std::string got;
