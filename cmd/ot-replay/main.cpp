@@ -95,12 +95,12 @@ std::size_t g_batch = 1024;  // --batch
 RunResult run_ops(const ot::Trace& trace) {
   RunResult r;
   ot::Document doc(trace.start_content);
-  const std::size_t kBatch = g_batch;
-  std::vector<ot::Op> batch(kBatch);
+  const std::size_t batch_size = g_batch;
+  std::vector<ot::Op> batch(batch_size);
   std::chrono::steady_clock::duration elapsed{};
   std::chrono::nanoseconds cpu{};
-  for (std::size_t i = 0; i < trace.patches.size() && r.ok; i += kBatch) {
-    const std::size_t count = std::min(trace.patches.size() - i, kBatch);
+  for (std::size_t i = 0; i < trace.patches.size() && r.ok; i += batch_size) {
+    const std::size_t count = std::min(trace.patches.size() - i, batch_size);
     for (std::size_t k = 0; k < count; ++k) ot::patch_to_op(trace, trace.patches[i + k], batch[k]);
     const auto c0 = thread_cpu_now();
     const auto t0 = std::chrono::steady_clock::now();

@@ -31,13 +31,11 @@ Uuid Uuid::v7(const Clock& clock) {
 std::optional<Uuid> Uuid::parse(std::string_view s) {
   if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
     return std::nullopt;
+  // 36 characters with dashes at 8, 13, 18 and 23: at most 32 others.
   char hex[32];
   std::size_t n = 0;
-  for (char c : s) {
-    if (c == '-') continue;
-    if (n == sizeof hex) return std::nullopt;
-    hex[n++] = c;
-  }
+  for (char c : s)
+    if (c != '-') hex[n++] = c;
   Uuid u;
   if (n != sizeof hex || !from_hex(std::string_view(hex, n), u.bytes)) return std::nullopt;
   return u;

@@ -1,15 +1,14 @@
 #include "identity/auth_cache.hpp"
 
-#include <cstring>
-
 namespace office::identity {
 
 namespace {
-std::string profile_key(std::string_view tenant_id, std::string_view user_id) {
-  std::string k;
-  k.reserve(tenant_id.size() + 1 + user_id.size());
-  k.append(tenant_id).append(1, '/').append(user_id);
-  return k;
+// "tenant/user", written into `out` (whose capacity is reused).
+std::string_view profile_key(std::string& out, std::string_view tenant_id,
+                             std::string_view user_id) {
+  out.clear();
+  out.append(tenant_id).append(1, '/').append(user_id);
+  return out;
 }
 }  // namespace
 
@@ -30,19 +29,8 @@ void AuthCache::put_principal(std::string_view token, const Principal& p, std::i
 }
 
 std::optional<User> AuthCache::profile(std::string_view tenant_id, std::string_view user_id) const {
-  // Ids are UUIDs (36 characters): build the key on the stack, not the heap.
-  char buf[96];
-  std::string heap;
-  std::string_view key;
-  if (tenant_id.size() + 1 + user_id.size() <= sizeof buf) {
-    std::memcpy(buf, tenant_id.data(), tenant_id.size());
-    buf[tenant_id.size()] = '/';
-    std::memcpy(buf + tenant_id.size() + 1, user_id.data(), user_id.size());
-    key = std::string_view(buf, tenant_id.size() + 1 + user_id.size());
-  } else {
-    heap = profile_key(tenant_id, user_id);
-    key = heap;
-  }
+  thread_local std::string scratch;  // no allocation per lookup once warm
+  const std::string_view key = profile_key(scratch, tenant_id, user_id);
   std::uint64_t current = epoch();
   std::shared_lock lock(mu_);
   auto it = profiles_.find(key);
@@ -53,7 +41,9 @@ std::optional<User> AuthCache::profile(std::string_view tenant_id, std::string_v
 void AuthCache::put_profile(const User& u, std::uint64_t epoch) {
   std::unique_lock lock(mu_);
   if (profiles_.size() >= max_entries_) profiles_.clear();
-  profiles_.insert_or_assign(profile_key(u.tenant_id, u.id), ProfileEntry{u, epoch});
+  std::string key;
+  profile_key(key, u.tenant_id, u.id);
+  profiles_.insert_or_assign(std::move(key), ProfileEntry{u, epoch});
 }
 
 }  // namespace office::identity
