@@ -2,13 +2,18 @@
 
 namespace office {
 
-std::string to_hex(std::span<const std::uint8_t> bytes) {
+char* write_hex(std::span<const std::uint8_t> bytes, char* out) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out(bytes.size() * 2, '0');
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = kDigits[bytes[i] >> 4];
-    out[2 * i + 1] = kDigits[bytes[i] & 15];
+  for (std::uint8_t b : bytes) {
+    *out++ = kDigits[b >> 4];
+    *out++ = kDigits[b & 15];
   }
+  return out;
+}
+
+std::string to_hex(std::span<const std::uint8_t> bytes) {
+  std::string out(bytes.size() * 2, '0');
+  write_hex(bytes, out.data());
   return out;
 }
 

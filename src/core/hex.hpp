@@ -11,6 +11,8 @@ namespace office {
 
 /// Lower-case hex of bytes.
 std::string to_hex(std::span<const std::uint8_t> bytes);
+/// The same 2 * bytes.size() digits written to `out`; returns the end.
+char* write_hex(std::span<const std::uint8_t> bytes, char* out);
 /// Decodes exactly out.size() bytes from 2*out.size() hex digits. With
 /// lower_only, upper-case digits are rejected. Returns false on any bad input.
 bool from_hex(std::string_view hex, std::span<std::uint8_t> out, bool lower_only = false);

@@ -3,8 +3,6 @@
 #include "core/hex.hpp"
 #include "core/random.hpp"
 
-#include <span>
-
 namespace office {
 
 namespace {
@@ -56,32 +54,21 @@ TraceContext TraceContext::child() const {
   return t;
 }
 
-namespace {
-char* put_hex(char* out, std::span<const std::uint8_t> bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  for (std::uint8_t b : bytes) {
-    *out++ = kDigits[b >> 4];
-    *out++ = kDigits[b & 15];
-  }
-  return out;
-}
-}  // namespace
-
 std::string TraceContext::trace_id_hex() const { return to_hex(trace_id); }
 std::string TraceContext::span_id_hex() const { return to_hex(span_id); }
 
-void TraceContext::write_trace_id_hex(char* out) const { put_hex(out, trace_id); }
+void TraceContext::write_trace_id_hex(char* out) const { write_hex(trace_id, out); }
 
 void TraceContext::write_header(char* out) const {
   *out++ = '0';
   *out++ = '0';
   *out++ = '-';
-  out = put_hex(out, trace_id);
+  out = write_hex(trace_id, out);
   *out++ = '-';
-  out = put_hex(out, span_id);
+  out = write_hex(span_id, out);
   *out++ = '-';
   const std::array<std::uint8_t, 1> f{flags};
-  put_hex(out, f);
+  write_hex(f, out);
 }
 
 std::string TraceContext::to_header() const {
