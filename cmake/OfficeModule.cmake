@@ -30,7 +30,7 @@ function(office_test)
   target_link_libraries(${exe} PRIVATE ${T_DEPS} GTest::gtest GTest::gtest_main GTest::gmock)
   target_compile_definitions(${exe} PRIVATE
     OFFICE_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
-    OFFICE_SHARED_DIR="${PROJECT_SOURCE_DIR}/../shared")
+    OFFICE_TEST_DATA_DIR="${PROJECT_SOURCE_DIR}/tests/data")
   gtest_discover_tests(${exe}
     DISCOVERY_MODE PRE_TEST
     PROPERTIES LABELS "unit;${T_NAME};${T_LABELS}" TIMEOUT 300)

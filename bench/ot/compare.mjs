@@ -5,7 +5,7 @@
 //
 //   node bench/ot/compare.mjs [--ot-replay build/release/cmd/ot-replay/ot-replay]
 //        [--repeat N] [--js-repeat N] [TRACE.json.gz ...]
-// Defaults: all traces in ../shared/data/editing-traces, repeat 10 (C++, best
+// Defaults: all traces in tests/data/editing-traces, repeat 10 (C++, best
 // of), js-repeat 1 (the npm replays of automerge-paper take minutes).
 // Each implementation runs in its own process; peak RSS is that process's VmHWM.
 import { execFileSync } from 'node:child_process';
@@ -27,7 +27,7 @@ const opt = (name, def) => {
 const replay = opt('--ot-replay', path.join(root, 'build/release/cmd/ot-replay/ot-replay'));
 const repeat = opt('--repeat', '10');
 const jsRepeat = opt('--js-repeat', '1');
-const traceDir = path.resolve(root, '../shared/data/editing-traces');
+const traceDir = path.resolve(root, 'tests/data/editing-traces');
 const traces = args.length > 0 ? args
   : ['automerge-paper', 'seph-blog1', 'sveltecomponent', 'friendsforever_flat']
     .map((t) => path.join(traceDir, `${t}.json.gz`));

@@ -11,7 +11,7 @@
 
 namespace office::ot {
 
-/// An editing trace (format: ../shared/data/README.md) held compactly: one
+/// An editing trace (format: tests/data/README.md) held compactly: one
 /// 20-byte record per patch plus one arena of inserted text. Loaded by a
 /// streaming gzip + SAX JSON reader, so loading never holds the JSON text or
 /// a DOM in memory. Part of the library `office_ot_trace` (zlib), not of

@@ -1,4 +1,4 @@
-// Every editing trace in ../shared/data/editing-traces replays to exactly its
+// Every editing trace in tests/data/editing-traces replays to exactly its
 // endContent, through Document::apply of text-unicode ops.
 #include <gtest/gtest.h>
 
@@ -12,7 +12,7 @@ namespace {
 
 TEST(Traces, EveryTraceReplaysToEndContent) {
   const std::filesystem::path dir =
-      std::filesystem::path(OFFICE_SHARED_DIR) / "data/editing-traces";
+      std::filesystem::path(OFFICE_TEST_DATA_DIR) / "editing-traces";
   int replayed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string path = entry.path().string();

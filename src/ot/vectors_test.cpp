@@ -32,7 +32,7 @@ Result<Op> read_op(const std::string& line) {
 
 TEST(TransformVectors, AllPass) {
   const std::string path =
-      std::string(OFFICE_SHARED_DIR) + "/data/ot-vectors/text-unicode-transform-tests.json";
+      std::string(OFFICE_TEST_DATA_DIR) + "/ot-vectors/text-unicode-transform-tests.json";
   std::ifstream in(path);
   ASSERT_TRUE(in) << path;
   std::vector<std::string> lines;

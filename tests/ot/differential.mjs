@@ -16,7 +16,14 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '../../package.json'));
-const { type } = require('ot-text-unicode');
+let type;
+try {
+  ({ type } = require('ot-text-unicode'));
+} catch (e) {
+  // Fail loudly: a missing oracle must never turn into a skipped proof.
+  console.error(`differential: cannot load the npm oracle ot-text-unicode (${e.message}); run scripts/setup.sh`);
+  process.exit(1);
+}
 
 const args = process.argv.slice(2);
 const arg = (name, def) => {
@@ -145,8 +152,12 @@ for (let c = 0; c < cases; c++) {
 // The shared transform vectors go to both sides too (legacy {"i":s} inserts
 // mapped to s, then normalized, as in src/ot/vectors_test.cpp).
 const vectorsPath = arg('--vectors',
-  path.join(here, '../../../shared/data/ot-vectors/text-unicode-transform-tests.json'));
-if (fs.existsSync(vectorsPath)) {
+  path.join(here, '../data/ot-vectors/text-unicode-transform-tests.json'));
+if (!fs.existsSync(vectorsPath)) {
+  console.error(`differential: transform vectors not found at ${vectorsPath}`);
+  process.exit(1);
+}
+{
   const fix = (op) => type.normalize(op.map((x) => (x && typeof x === 'object' && 'i' in x ? x.i : x)));
   const lines = fs.readFileSync(vectorsPath, 'utf8').split('\n').filter((l) => l.length > 0);
   for (let i = 0; i + 3 < lines.length; i += 4) {
