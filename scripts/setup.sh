@@ -10,12 +10,14 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config clang clang-tidy clang-format
   libclang-rt-14-dev
   # libraries
-  libboost1.81-dev libsqlite3-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libboost1.81-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libsodium-dev libssl-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by tests and benchmarks
   wrk curl python3 hyperfine
+  # a throwaway PostgreSQL server per test run (tests/pg/pg_server.sh)
+  postgresql
 )
 # Node.js: Debian's nodejs+npm unless a Node.js with npm is already there
 # (some images ship NodeSource's nodejs, which bundles npm and conflicts with Debian's npm).

@@ -44,6 +44,14 @@ const std::string& Row::text(std::size_t i) const {
   return kEmpty;
 }
 
+const std::string& Row::bytes(std::size_t i) const {
+  assert(i < values_.size());
+  if (const auto* x = std::get_if<Bytes>(&values_[i])) return x->data;
+  if (const auto* x = std::get_if<std::string>(&values_[i])) return *x;
+  assert(std::holds_alternative<std::monostate>(values_[i]) && "bytes() on a numeric column");
+  return kEmpty;
+}
+
 std::optional<std::string> Row::opt_text(std::size_t i) const {
   if (is_null(i)) return std::nullopt;
   return text(i);

@@ -63,13 +63,11 @@ Status validate_migrations(std::span<const Migration> migrations) {
 }
 
 Status apply_migrations(Database& db, std::span<const Migration> migrations,
-                        const ScriptRunner& run_script) {
+                        const MigrationTransaction& transaction) {
+  const std::string_view backend = db.backend();
   if (auto st = validate_migrations(migrations); !st) return st;
-  if (auto st = db.write([](Tx& tx) -> Status {
-        auto r = tx.exec(kCreateTable);
-        if (!r) return r.error();
-        return {};
-      });
+  if (auto st = transaction(
+          [](Tx&, const ScriptRunner& run_script) { return run_script(kCreateTable); });
       !st) {
     return Error{st.error().code, "cannot create schema_migrations: " + st.error().message};
   }
@@ -97,7 +95,7 @@ Status apply_migrations(Database& db, std::span<const Migration> migrations,
     listed_max[m.module] = m.version;
     auto it = applied.find(Key{m.module, m.version});
     if (it != applied.end()) {
-      if (it->second != migration_checksum(m.sql)) {
+      if (it->second != migration_checksum(m.sql_for(backend))) {
         return Error{ErrorCode::kFailedPrecondition,
                      label(m) + " was changed after it was applied (checksum mismatch)"};
       }
@@ -119,9 +117,11 @@ Status apply_migrations(Database& db, std::span<const Migration> migrations,
   int count = 0;
   for (const Migration& m : migrations) {
     if (applied.contains(Key{m.module, m.version})) continue;
-    std::string checksum = migration_checksum(m.sql);
+    const std::string& sql = m.sql_for(backend);
+    std::string checksum = migration_checksum(sql);
     bool skipped = false;
-    Status st = db.write([&](Tx& tx) -> Status {
+    Status st = transaction([&](Tx& tx, const ScriptRunner& run_script) -> Status {
+      skipped = false;
       // Another process may have applied it since we looked.
       auto row =
           tx.query_one("SELECT checksum FROM schema_migrations WHERE module = ?1 AND version = ?2",
@@ -134,7 +134,7 @@ Status apply_migrations(Database& db, std::span<const Migration> migrations,
         skipped = true;
         return {};
       }
-      if (auto s = run_script(tx, m.sql); !s) return s;
+      if (auto s = run_script(sql); !s) return s;
       auto ins = tx.exec(
           "INSERT INTO schema_migrations (module, version, name, checksum, applied_at)"
           " VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -21,14 +21,20 @@ std::string migration_checksum(std::string_view sql);
 Status validate_migrations(std::span<const Migration> migrations);
 
 /// Runs one or more parameterless statements inside the current transaction.
-using ScriptRunner = std::function<Status(Tx& tx, std::string_view sql)>;
+using ScriptRunner = std::function<Status(std::string_view sql)>;
+/// Runs fn in a transaction of its own on the writing connection (outside any
+/// group-commit batch), giving it the Tx and a runner for DDL scripts; commits
+/// when fn succeeds.
+using MigrationTransaction =
+    std::function<Status(const std::function<Status(Tx&, const ScriptRunner&)>& fn)>;
 
 /// Creates schema_migrations if needed, then applies each migration that is not
-/// yet recorded, in list order, each in its own db.write() together with its row.
+/// yet recorded, in list order, each in its own transaction together with its
+/// row. Each backend runs Migration::sql_for(db.backend()).
 /// Errors: kInvalidArgument (bad list), kFailedPrecondition (an applied
 /// migration's checksum differs, or a pending version is older than an applied
 /// one), or the failing migration's error prefixed with module and version.
 Status apply_migrations(Database& db, std::span<const Migration> migrations,
-                        const ScriptRunner& run_script);
+                        const MigrationTransaction& transaction);
 
 }  // namespace office::storage

@@ -186,7 +186,13 @@ TEST(SqliteDurabilityTest, KilledMidTransactionLeavesNothingPartial) {
   EXPECT_EQ(count_rows(*db, "big"), 2);
 }
 
-TEST(SqliteDurabilityTest, CommittedWriteSurvivesImmediateExit) {
+// A process killed right after write() returned must find its rows on restart.
+// That only proves the commit reached the operating system; surviving a power
+// loss also needs the fsync that synchronous=FULL (with WAL) does on every
+// COMMIT, and a test cannot cut the power. So the child also asserts those
+// settings on the live writing connection: with synchronous=OFF or NORMAL, or
+// without WAL, this test fails.
+TEST(SqliteDurabilityTest, AcknowledgedWriteSurvivesExitAndIsFsynced) {
   TempDir dir;
   const std::string path = dir.file("commit.db");
   {
@@ -196,20 +202,29 @@ TEST(SqliteDurabilityTest, CommittedWriteSurvivesImmediateExit) {
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
-    SqliteOptions options;
+    SqliteOptions options;  // the defaults the server uses
     options.path = path;
     auto db = open_sqlite(options);
     if (!db) _exit(10);
-    Status st = (*db)->write([](Tx& tx) -> Status {
+    std::int64_t sync = -1;
+    std::string journal;
+    Status st = (*db)->write([&](Tx& tx) -> Status {
+      auto s = tx.query_one("PRAGMA synchronous");  // on the connection that commits
+      auto j = tx.query_one("PRAGMA journal_mode");
+      if (!s || !j) return Error::internal("pragma");
+      sync = (*s)->i64(0);
+      journal = (*j)->text(0);
       for (std::int64_t i = 1; i <= 100; ++i) {
         auto r = tx.exec("INSERT INTO t (id, v) VALUES (?1, ?2)", {i, std::string("durable")});
         if (!r) return r.error();
       }
       return {};
     });
-    _exit(st.ok() ? 0 : 11);  // acknowledged: must be there after the crash
+    if (sync != 2) _exit(20);  // FULL: fsync of the WAL at every COMMIT
+    if (journal != "wal") _exit(21);
+    _exit(st.ok() ? 0 : 11);  // acknowledged: must be there after the exit
   }
-  ASSERT_EQ(wait_child(pid), 0);
+  ASSERT_EQ(wait_child(pid), 0) << "20: synchronous is not FULL; 21: not in WAL mode";
   auto db = open_or_die(path);
   EXPECT_EQ(count_rows(*db, "t"), 100);
 }

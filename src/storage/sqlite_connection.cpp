@@ -47,7 +47,7 @@ Value read_column(sqlite3_stmt* stmt, int i) {
     case SQLITE_BLOB: {
       const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
       auto n = static_cast<std::size_t>(sqlite3_column_bytes(stmt, i));
-      return p ? Value(std::in_place_type<std::string>, p, n) : Value(std::string());
+      return Value(std::in_place_type<Bytes>, Bytes{p ? std::string(p, n) : std::string()});
     }
     default:
       return Value();
@@ -183,7 +183,11 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
   conn->begin_immediate_ = prepare_persistent(db, "BEGIN IMMEDIATE");
   conn->commit_ = prepare_persistent(db, "COMMIT");
   conn->rollback_ = prepare_persistent(db, "ROLLBACK");
-  if (!conn->begin_ || !conn->begin_immediate_ || !conn->commit_ || !conn->rollback_) {
+  conn->savepoint_ = prepare_persistent(db, "SAVEPOINT unit");
+  conn->release_ = prepare_persistent(db, "RELEASE unit");
+  conn->rollback_to_ = prepare_persistent(db, "ROLLBACK TO unit");
+  if (!conn->begin_ || !conn->begin_immediate_ || !conn->commit_ || !conn->rollback_ ||
+      !conn->savepoint_ || !conn->release_ || !conn->rollback_to_) {
     return fail("prepare transaction statements");
   }
   return conn;
@@ -191,13 +195,15 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
 
 SqliteConnection::~SqliteConnection() {
   cache_.reset();
-  for (sqlite3_stmt* s : {begin_, begin_immediate_, commit_, rollback_}) sqlite3_finalize(s);
+  for (sqlite3_stmt* s :
+       {begin_, begin_immediate_, commit_, rollback_, savepoint_, release_, rollback_to_})
+    sqlite3_finalize(s);
   // Every statement is finalized above, so close cannot fail with SQLITE_BUSY.
   sqlite3_close(db_);
 }
 
 sqlite3_stmt* SqliteConnection::prepare_bound(std::string_view sql,
-                                              std::initializer_list<Value> params,
+                                              std::span<const Value> params,
                                               std::optional<Error>* err) {
   int rc = SQLITE_OK;
   sqlite3_stmt* stmt = cache_->get(sql, &rc);
@@ -221,6 +227,8 @@ sqlite3_stmt* SqliteConnection::prepare_bound(std::string_view sql,
             return sqlite3_bind_int64(stmt, i, x);
           } else if constexpr (std::is_same_v<T, double>) {
             return sqlite3_bind_double(stmt, i, x);
+          } else if constexpr (std::is_same_v<T, Bytes>) {
+            return sqlite3_bind_blob64(stmt, i, x.data.data(), x.data.size(), SQLITE_STATIC);
           } else {
             return sqlite3_bind_text64(stmt, i, x.data(), x.size(), SQLITE_STATIC, SQLITE_UTF8);
           }
@@ -237,7 +245,7 @@ sqlite3_stmt* SqliteConnection::prepare_bound(std::string_view sql,
 }
 
 Result<std::int64_t> SqliteConnection::exec(std::string_view sql,
-                                            std::initializer_list<Value> params) {
+                                            std::span<const Value> params) {
   std::optional<Error> err;
   sqlite3_stmt* stmt = prepare_bound(sql, params, &err);
   if (!stmt) return std::move(*err);
@@ -254,7 +262,7 @@ Result<std::int64_t> SqliteConnection::exec(std::string_view sql,
 }
 
 Result<std::vector<Row>> SqliteConnection::query(std::string_view sql,
-                                                 std::initializer_list<Value> params) {
+                                                 std::span<const Value> params) {
   std::optional<Error> err;
   sqlite3_stmt* stmt = prepare_bound(sql, params, &err);
   if (!stmt) return std::move(*err);
@@ -271,7 +279,7 @@ Result<std::vector<Row>> SqliteConnection::query(std::string_view sql,
 }
 
 Result<std::optional<Row>> SqliteConnection::query_one(std::string_view sql,
-                                                       std::initializer_list<Value> params) {
+                                                       std::span<const Value> params) {
   std::optional<Error> err;
   sqlite3_stmt* stmt = prepare_bound(sql, params, &err);
   if (!stmt) return std::move(*err);
@@ -304,8 +312,18 @@ Status SqliteConnection::exec_script(std::string_view sql) {
 Status SqliteConnection::step_control(sqlite3_stmt* stmt, std::string_view what) {
   int rc = sqlite3_step(stmt);
   sqlite3_reset(stmt);
-  if (rc != SQLITE_DONE) return map_sqlite_error(db_, rc, what);
+  if (rc != SQLITE_DONE) {
+    last_rc_ = rc & 0xff;
+    return map_sqlite_error(db_, rc, what);
+  }
+  last_rc_ = 0;
   return {};
+}
+
+Status SqliteConnection::savepoint() { return step_control(savepoint_, "SAVEPOINT"); }
+Status SqliteConnection::release_savepoint() { return step_control(release_, "RELEASE"); }
+Status SqliteConnection::rollback_to_savepoint() {
+  return step_control(rollback_to_, "ROLLBACK TO");
 }
 
 Status SqliteConnection::begin(bool immediate) {

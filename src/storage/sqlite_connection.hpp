@@ -7,6 +7,7 @@
 #include <list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -82,15 +83,22 @@ class SqliteConnection {
   SqliteConnection(const SqliteConnection&) = delete;
   SqliteConnection& operator=(const SqliteConnection&) = delete;
 
-  Result<std::int64_t> exec(std::string_view sql, std::initializer_list<Value> params);
-  Result<std::vector<Row>> query(std::string_view sql, std::initializer_list<Value> params);
-  Result<std::optional<Row>> query_one(std::string_view sql, std::initializer_list<Value> params);
+  Result<std::int64_t> exec(std::string_view sql, std::span<const Value> params);
+  Result<std::vector<Row>> query(std::string_view sql, std::span<const Value> params);
+  Result<std::optional<Row>> query_one(std::string_view sql, std::span<const Value> params);
   /// Runs one or more statements without parameters (migrations); not cached.
   Status exec_script(std::string_view sql);
 
   /// BEGIN (IMMEDIATE for writers) / COMMIT / ROLLBACK on pre-prepared statements.
   Status begin(bool immediate);
   Status commit();
+  /// SAVEPOINT / RELEASE / ROLLBACK TO of the one savepoint "unit" (group commit).
+  Status savepoint();
+  Status release_savepoint();
+  Status rollback_to_savepoint();
+  /// The primary SQLite result code of the last failed BEGIN/COMMIT/SAVEPOINT
+  /// step or statement (0 after success).
+  int last_error() const { return last_rc_; }
   /// Rolls back if a transaction is open; returns false if the connection is still
   /// inside a transaction afterwards (unusable).
   bool rollback();
@@ -103,7 +111,7 @@ class SqliteConnection {
  private:
   explicit SqliteConnection(sqlite3* db) : db_(db) {}
   // Prepares (via the cache) and binds; nullptr with *err set on failure.
-  sqlite3_stmt* prepare_bound(std::string_view sql, std::initializer_list<Value> params,
+  sqlite3_stmt* prepare_bound(std::string_view sql, std::span<const Value> params,
                               std::optional<Error>* err);
   Status step_control(sqlite3_stmt* stmt, std::string_view what);
 
@@ -113,6 +121,10 @@ class SqliteConnection {
   sqlite3_stmt* begin_immediate_ = nullptr;
   sqlite3_stmt* commit_ = nullptr;
   sqlite3_stmt* rollback_ = nullptr;
+  sqlite3_stmt* savepoint_ = nullptr;
+  sqlite3_stmt* release_ = nullptr;
+  sqlite3_stmt* rollback_to_ = nullptr;
+  int last_rc_ = 0;
 };
 
 }  // namespace office::storage

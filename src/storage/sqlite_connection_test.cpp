@@ -29,7 +29,7 @@ void check_distinct_statements(SqliteConnection& conn, int distinct, int rounds)
     for (int k = 0; k < distinct; ++k) {
       std::string sql =
           "SELECT v FROM kv WHERE k = ?1 AND " + std::to_string(k) + " = " + std::to_string(k);
-      auto row = conn.query_one(sql, {std::int64_t{k}});
+      auto row = conn.query_one(sql, std::vector<Value>{std::int64_t{k}});
       ASSERT_TRUE(row.ok()) << row.error().message;
       ASSERT_TRUE(row->has_value());
       EXPECT_EQ((*row)->text(0), "v" + std::to_string(k));
@@ -43,7 +43,7 @@ class StatementCacheTest : public ::testing::Test {
     auto conn = open_conn(dir_.file("c.db"), 4);
     ASSERT_TRUE(conn->exec("CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)", {}).ok());
     for (std::int64_t k = 0; k < 20; ++k) {
-      ASSERT_TRUE(conn->exec("INSERT INTO kv VALUES (?1, ?2)", {k, "v" + std::to_string(k)}).ok());
+      ASSERT_TRUE(conn->exec("INSERT INTO kv VALUES (?1, ?2)", std::vector<Value>{k, "v" + std::to_string(k)}).ok());
     }
   }
   TempDir dir_;

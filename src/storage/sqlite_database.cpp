@@ -1,12 +1,14 @@
-// SQLite implementation of Database: one writer connection behind a mutex,
+// SQLite implementation of Database: one writer connection with group commit,
 // and a pool of read-only connections handed out per read() call.
 #include <exception>
+#include <optional>
 #include <mutex>
 #include <utility>
 #include <vector>
 
 #include "core/log.hpp"
 #include "storage/database.hpp"
+#include "storage/group_commit.hpp"
 #include "storage/migrations.hpp"
 #include "storage/sqlite_connection.hpp"
 
@@ -20,27 +22,45 @@ thread_local const void* t_writing = nullptr;
 class SqliteTx final : public Tx {
  public:
   explicit SqliteTx(SqliteConnection& conn) : conn_(conn) {}
+  using Tx::exec;
+  using Tx::query;
+  using Tx::query_one;
 
-  Result<std::int64_t> exec(std::string_view sql, std::initializer_list<Value> params) override {
-    if (conn_.autocommit()) return aborted();
-    return conn_.exec(sql, params);
+  Result<std::int64_t> exec(std::string_view sql, std::span<const Value> params) override {
+    if (auto e = refuse()) return std::move(*e);
+    return checked(conn_.exec(sql, params));
   }
-  Result<std::vector<Row>> query(std::string_view sql,
-                                 std::initializer_list<Value> params) override {
-    if (conn_.autocommit()) return aborted();
-    return conn_.query(sql, params);
+  Result<std::vector<Row>> query(std::string_view sql, std::span<const Value> params) override {
+    if (auto e = refuse()) return std::move(*e);
+    return checked(conn_.query(sql, params));
   }
   Result<std::optional<Row>> query_one(std::string_view sql,
-                                       std::initializer_list<Value> params) override {
-    if (conn_.autocommit()) return aborted();
-    return conn_.query_one(sql, params);
+                                       std::span<const Value> params) override {
+    if (auto e = refuse()) return std::move(*e);
+    return checked(conn_.query_one(sql, params));
   }
-  Status exec_script(std::string_view sql) {
-    if (conn_.autocommit()) return aborted();
-    return conn_.exec_script(sql);
-  }
+  /// A new unit starts: statements may run again.
+  void reset() { failed_ = false; }
+  bool failed() const { return failed_; }
 
  private:
+  // After a failed statement the callback must return an error: PostgreSQL
+  // aborts the transaction at the first error, and code tested on SQLite must
+  // behave the same there (docs/storage.md).
+  std::optional<Error> refuse() const {
+    if (conn_.autocommit()) return aborted();
+    if (failed_) {
+      spdlog::error("storage: statement after a failed statement in the same transaction");
+      return Error::internal("database error");
+    }
+    return std::nullopt;
+  }
+  template <class T>
+  Result<T> checked(Result<T> r) {
+    if (!r) failed_ = true;
+    return r;
+  }
+
   // Some errors (disk full, I/O) make SQLite roll the whole transaction back;
   // running later statements in autocommit mode would commit them piecemeal.
   static Error aborted() {
@@ -49,16 +69,58 @@ class SqliteTx final : public Tx {
   }
 
   SqliteConnection& conn_;
+  bool failed_ = false;
+};
+
+// The writer connection as the group committer sees it.
+class SqliteWriteConnection final : public WriteConnection {
+ public:
+  explicit SqliteWriteConnection(std::unique_ptr<SqliteConnection> conn)
+      : conn_(std::move(conn)), tx_(*conn_) {}
+
+  Status begin() override {
+    tx_.reset();
+    if (!conn_->autocommit() && !conn_->rollback()) return Error::internal("database error");
+    return conn_->begin(/*immediate=*/true);
+  }
+  Status commit() override { return conn_->commit(); }
+  bool rollback() override { return conn_->rollback(); }
+  Status savepoint() override {
+    tx_.reset();
+    return conn_->savepoint();
+  }
+  Status release_savepoint() override { return conn_->release_savepoint(); }
+  Status rollback_to_savepoint() override {
+    tx_.reset();
+    return conn_->rollback_to_savepoint();
+  }
+  bool in_transaction() const override { return !conn_->autocommit(); }
+  bool transaction_usable() const override { return !conn_->autocommit(); }
+  // A COMMIT that found the database busy (another process reading in a way
+  // that blocks the WAL) can be tried again; BEGIN IMMEDIATE already waited
+  // busy_timeout_ms and is not retried.
+  bool last_error_retryable() const override {
+    int rc = conn_->last_error();
+    return (rc == 5 /*SQLITE_BUSY*/ || rc == 6 /*SQLITE_LOCKED*/) && !conn_->autocommit();
+  }
+  Tx& tx() override { return tx_; }
+  bool tx_failed() const override { return tx_.failed(); }
+
+  Status exec_script(std::string_view sql) { return conn_->exec_script(sql); }
+
+ private:
+  std::unique_ptr<SqliteConnection> conn_;
+  SqliteTx tx_;
 };
 
 // Runs fn, turning an escaping exception into kInternal (no exceptions cross the API).
-Status run_guarded(const std::function<Status(Tx&)>& fn, Tx& tx, const char* kind) {
+Status run_guarded(const std::function<Status(Tx&)>& fn, Tx& tx) {
   try {
     return fn(tx);
   } catch (const std::exception& e) {
-    spdlog::error("storage: exception in {} transaction: {}", kind, e.what());
+    spdlog::error("storage: exception in read transaction: {}", e.what());
   } catch (...) {
-    spdlog::error("storage: unknown exception in {} transaction", kind);
+    spdlog::error("storage: unknown exception in read transaction");
   }
   return Error::internal("internal error");
 }
@@ -103,8 +165,8 @@ class ReaderPool {
 class SqliteDatabase final : public Database {
  public:
   SqliteDatabase(std::unique_ptr<SqliteConnection> writer, SqliteConnectionOptions reader_options,
-                 std::size_t max_idle_readers)
-      : writer_(std::move(writer)),
+                 std::size_t max_idle_readers, WriteOptions write_options)
+      : writer_(std::make_unique<SqliteWriteConnection>(std::move(writer)), write_options),
         readers_(std::move(reader_options), max_idle_readers == 0 ? 1 : max_idle_readers) {}
 
   Status write(const std::function<Status(Tx&)>& fn) override {
@@ -112,18 +174,9 @@ class SqliteDatabase final : public Database {
       spdlog::error("storage: write() called inside write() on the same database");
       return Error::internal("internal error");
     }
-    std::lock_guard lock(write_mu_);
-    if (!writer_->autocommit() && !writer_->rollback()) {
-      return Error::internal("database error");
-    }
-    if (auto st = writer_->begin(/*immediate=*/true); !st) return st;
-    SqliteTx tx(*writer_);
-    const void* outer =
-        std::exchange(t_writing, this);  // a write to another Database may enclose this one
-    Status result = run_guarded(fn, tx, "write");
+    const void* outer = std::exchange(t_writing, this);  // a write to another Database may enclose this one
+    Status result = writer_.write(fn);
     t_writing = outer;
-    if (result) result = writer_->commit();
-    if (!result) writer_->rollback();
     return result;
   }
 
@@ -138,17 +191,20 @@ class SqliteDatabase final : public Database {
       return st;
     }
     SqliteTx tx(c);
-    Status result = run_guarded(fn, tx, "read");
+    Status result = run_guarded(fn, tx);
     if (!c.autocommit() && !c.commit()) c.rollback();
     if (c.autocommit()) readers_.release(std::move(*conn));  // else: broken, drop it
     return result;
   }
 
   Status migrate(std::span<const Migration> migrations) override {
-    return apply_migrations(*this, migrations, [](Tx& tx, std::string_view sql) {
-      // Only write() creates the Tx passed here, and it is always a SqliteTx.
-      return static_cast<SqliteTx&>(tx).exec_script(sql);
-    });
+    return apply_migrations(
+        *this, migrations, [this](const std::function<Status(Tx&, const ScriptRunner&)>& fn) {
+          return writer_.exclusive([&](WriteConnection& conn) {
+            auto& c = static_cast<SqliteWriteConnection&>(conn);
+            return fn(c.tx(), [&c](std::string_view sql) { return c.exec_script(sql); });
+          });
+        });
   }
 
   bool healthy() const override {
@@ -163,13 +219,17 @@ class SqliteDatabase final : public Database {
 
   std::string_view backend() const override { return "sqlite"; }
 
+  WriteStats write_stats() const override {
+    auto s = writer_.stats();
+    return WriteStats{s.batches, s.units, s.retries, writer_.load()};
+  }
+
   void add_idle_reader(std::unique_ptr<SqliteConnection> conn) {
     readers_.release(std::move(conn));
   }
 
  private:
-  std::mutex write_mu_;
-  std::unique_ptr<SqliteConnection> writer_;  // guarded by write_mu_; closed last
+  WriteLane writer_;  // destroyed last: owns the writer connection
   mutable ReaderPool readers_;
 };
 
@@ -196,10 +256,11 @@ Result<std::unique_ptr<Database>> open_sqlite(const SqliteOptions& options) {
   if (!reader) return std::move(reader).error();
 
   auto db = std::make_unique<SqliteDatabase>(std::move(*writer), reader_options,
-                                             options.max_idle_readers);
+                                             options.max_idle_readers, options.writes);
   db->add_idle_reader(std::move(*reader));
-  spdlog::info("storage: opened sqlite database {} (synchronous={})", options.path,
-               options.synchronous_full ? "FULL" : "NORMAL");
+  spdlog::info("storage: opened sqlite database {} (synchronous={}, group commit up to {})",
+               options.path, options.synchronous_full ? "FULL" : "NORMAL",
+               options.writes.max_batch);
   std::unique_ptr<Database> out = std::move(db);
   return out;
 }
