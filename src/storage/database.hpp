@@ -102,10 +102,11 @@ struct Migration {
 /// pool, never from an I/O thread (docs/concurrency.md).
 ///
 /// Group commit: concurrent write() calls share one database transaction and
-/// one fsync. Each call's fn runs, on the calling thread, inside its own
-/// savepoint of the shared transaction: an fn that fails is rolled back alone
-/// and returns its error at once; the others commit together, and each
-/// write() returns only after that COMMIT is durable. See docs/storage.md.
+/// one fsync. Each call's fn runs on the database's committer thread (not the
+/// caller's), inside its own savepoint of the shared transaction: an fn that
+/// fails is rolled back alone and its write() returns that error; the others
+/// commit together, and each write() returns only after that COMMIT is
+/// durable. See docs/storage.md.
 ///
 /// THE RETRY RULE: fn may run more than once for one write() call (a
 /// PostgreSQL serialization failure or deadlock, a batch whose COMMIT failed
@@ -127,6 +128,16 @@ class Database {
   /// (after the bounded retries of retryable failures).
   /// The Tx reference is valid only during fn.
   virtual Status write(const std::function<Status(Tx&)>& fn) = 0;
+  /// write() without blocking the caller, for callers that must not wait for
+  /// an fsync (a document's serial executor, an event relay): fn runs later,
+  /// on the database's committer thread, under the same rules as write()'s
+  /// (including the retry rule), and done(status) is called on that thread
+  /// once the commit is durable or has failed. done must be quick and must not
+  /// call write(): post real work to an executor. Returns false, and calls
+  /// nothing, when WriteOptions::max_queue asynchronous writes already wait
+  /// (the caller owns the overflow: retry later, push back on its client).
+  [[nodiscard]] virtual bool write_async(std::function<Status(Tx&)> fn,
+                                         std::function<void(Status)> done) = 0;
   /// Runs fn in a read-only transaction (consistent snapshot of committed data;
   /// statements that write fail with kInternal). Same error rules as write().
   virtual Status read(const std::function<Status(Tx&)>& fn) const = 0;
@@ -165,6 +176,8 @@ struct WriteOptions {
   /// Retries of a whole write after a retryable failure (serialization
   /// failure, deadlock, busy COMMIT) before its error is returned.
   int max_retries = 8;
+  /// Asynchronous writes waiting for the committer; write_async() refuses more.
+  std::size_t max_queue = 10000;
 };
 
 struct SqliteOptions {

@@ -1,6 +1,10 @@
 #include "storage/group_commit.hpp"
 
+#include <pthread.h>
+
 #include <chrono>
+#include <condition_variable>
+#include <string>
 #include <exception>
 #include <random>
 #include <thread>
@@ -34,82 +38,229 @@ void backoff(int attempt) {
 
 }  // namespace
 
-struct WriteLane::Batch {
-  std::size_t units = 0;  // successful units waiting for COMMIT
-  bool done = false;
-  bool retry = false;  // the transaction was lost to a transient failure: run again
+namespace {
+// The lane whose committer runs on this thread (a callback calling write()
+// on its own lane would wait for itself).
+thread_local const WriteLane* t_lane = nullptr;
+}  // namespace
+
+struct WriteLane::Unit {
+  const std::function<Status(Tx&)>* fn = nullptr;       // blocking write()
+  std::function<Status(Tx&)> async_fn;                  // write_async()
+  std::function<void(Status)> done;                     // write_async()
+  const std::function<Status(WriteConnection&)>* exclusive = nullptr;
+  std::string trace_id;  // the caller's, for log lines written by fn on the committer thread
   Status result;
+  bool retry = false;
+  int attempts = 0;  // write_async: runs so far
+
+  bool is_async() const { return static_cast<bool>(done); }
+  const std::function<Status(Tx&)>& callback() const { return fn ? *fn : async_fn; }
+
+  // Handshake with a blocking caller. A mutex and condition variable per unit
+  // (not an atomic wait): the caller destroys the unit as soon as it sees the
+  // flag, and a notify after the store could touch it after that.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool finished = false;  // guarded by mu
+
+  void signal() {
+    std::lock_guard lock(mu);
+    finished = true;
+    cv.notify_one();
+  }
+  void wait() {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return finished; });
+  }
 };
 
 WriteLane::WriteLane(std::unique_ptr<WriteConnection> conn, WriteOptions options)
-    : options_(options), conn_(std::move(conn)) {}
+    : options_(options), conn_(std::move(conn)) {
+  thread_ = std::thread([this] { committer(); });
+  pthread_setname_np(thread_.native_handle(), "db-commit");
+}
 
 WriteLane::~WriteLane() {
-  std::lock_guard lock(mu_);
-  if (open_) conn_->rollback();  // nobody waits for it: every write() returned
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  thread_.join();
+}
+
+void WriteLane::enqueue(Unit* unit) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(unit);
+    queued_.fetch_add(1, std::memory_order_relaxed);
+  }
+  work_cv_.notify_one();
 }
 
 Status WriteLane::write(const std::function<Status(Tx&)>& fn) {
-  Status out;
+  if (t_lane == this) {
+    spdlog::error("storage: write() called from a write callback of the same database");
+    return Error::internal("internal error");
+  }
+  Unit unit;
+  unit.fn = &fn;
+  unit.trace_id = log::current_trace_id();
   for (int i = 0;; ++i) {
-    if (attempt(fn, &out) == Attempt::kDone) return out;
+    {
+      std::lock_guard lock(unit.mu);
+      unit.finished = false;
+    }
+    unit.retry = false;
+    enqueue(&unit);
+    unit.wait();
+    if (!unit.retry) return std::move(unit.result);
     if (i >= options_.max_retries) {
       spdlog::warn("storage: write gave up after {} retries", i);
-      return out.ok() ? Status(Error::unavailable("database busy, retry later")) : out;
+      return unit.result.ok() ? Status(Error::unavailable("database busy, retry later"))
+                              : std::move(unit.result);
     }
     retries_.fetch_add(1, std::memory_order_relaxed);
     backoff(i);
   }
 }
 
-WriteLane::Attempt WriteLane::attempt(const std::function<Status(Tx&)>& fn, Status* out) {
-  waiting_.fetch_add(1, std::memory_order_relaxed);
-  std::unique_lock lock(mu_);
-  waiting_.fetch_sub(1, std::memory_order_relaxed);
-
-  if (!open_) {
-    if (Status st = conn_->begin(); !st) {
-      bool retry = conn_->last_error_retryable();
-      if (!conn_->rollback()) conn_->reconnect();
-      *out = std::move(st);
-      return retry ? Attempt::kRetry : Attempt::kDone;
-    }
-    open_ = std::make_shared<Batch>();
+bool WriteLane::write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) {
+  auto unit = std::make_unique<Unit>();
+  unit->async_fn = std::move(fn);
+  unit->done = done ? std::move(done) : [](Status) {};
+  unit->trace_id = log::current_trace_id();
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || async_queued_ >= options_.max_queue) return false;
+    ++async_queued_;
+    queue_.push_back(unit.release());
+    queued_.fetch_add(1, std::memory_order_relaxed);
   }
-  std::shared_ptr<Batch> batch = open_;
-
-  Status unit = run_unit(fn);
-  if (!unit) {
-    if (!conn_->transaction_usable() || conn_->last_error_retryable()) {
-      // The whole transaction is lost, with the units before this one.
-      bool retry = conn_->last_error_retryable();
-      abort_batch(lock, unit.error(), retry);
-      *out = std::move(unit);
-      return retry ? Attempt::kRetry : Attempt::kDone;
-    }
-    // Only this unit was rolled back (to its savepoint).
-    const bool alone = options_.max_batch <= 1 && !options_.rehearse;  // no savepoint
-    if (alone || (batch->units == 0 && waiting_.load(std::memory_order_relaxed) == 0)) {
-      conn_->rollback();
-      open_.reset();
-    } else if (waiting_.load(std::memory_order_relaxed) == 0) {
-      finish_batch(lock);  // the units before this one commit now
-    }
-    *out = std::move(unit);
-    return Attempt::kDone;
-  }
-
-  ++batch->units;
-  if (waiting_.load(std::memory_order_relaxed) == 0 || batch->units >= options_.max_batch) {
-    finish_batch(lock);
-  } else {
-    done_cv_.wait(lock, [&] { return batch->done; });
-  }
-  *out = batch->result;
-  return batch->retry ? Attempt::kRetry : Attempt::kDone;
+  work_cv_.notify_one();
+  return true;
 }
 
-Status WriteLane::run_unit(const std::function<Status(Tx&)>& fn) {
+Status WriteLane::exclusive(const std::function<Status(WriteConnection&)>& fn) {
+  Unit unit;
+  unit.exclusive = &fn;
+  enqueue(&unit);
+  unit.wait();
+  return std::move(unit.result);
+}
+
+void WriteLane::committer() {
+  t_lane = this;
+  std::vector<Unit*> batch;
+  std::unique_lock lock(mu_);
+  while (true) {
+    work_cv_.wait(lock, [&] { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) break;  // stopping, and everything is done
+    batch.clear();
+    // An exclusive unit runs alone.
+    if (queue_.front()->exclusive) {
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    } else {
+      const std::size_t max = options_.max_batch == 0 ? 1 : options_.max_batch;
+      while (!queue_.empty() && batch.size() < max && !queue_.front()->exclusive) {
+        batch.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    queued_.fetch_sub(batch.size(), std::memory_order_relaxed);
+    lock.unlock();
+    if (batch.front()->exclusive) {
+      run_exclusive(*batch.front());
+    } else {
+      run_batch(batch);
+    }
+    lock.lock();
+  }
+}
+
+void WriteLane::complete(Unit& unit, Status result, bool retry) {
+  if (!unit.is_async()) {
+    unit.result = std::move(result);
+    unit.retry = retry;
+    unit.signal();  // the caller may destroy the unit from here on
+    return;
+  }
+  if (retry && unit.attempts <= options_.max_retries) {
+    // Back to the end of the queue; no sleeping on the committer thread.
+    retries_.fetch_add(1, std::memory_order_relaxed);
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(&unit);
+      queued_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return;
+  }
+  std::unique_ptr<Unit> owned(&unit);
+  {
+    std::lock_guard lock(mu_);
+    --async_queued_;
+  }
+  try {
+    owned->done(std::move(result));
+  } catch (const std::exception& e) {
+    spdlog::error("storage: write_async completion threw: {}", e.what());
+  } catch (...) {
+    spdlog::error("storage: write_async completion threw a non-exception");
+  }
+}
+
+void WriteLane::run_batch(std::vector<Unit*>& batch) {
+  if (Status st = conn_->begin(); !st) {
+    bool retry = conn_->last_error_retryable();
+    if (!conn_->rollback()) conn_->reconnect();
+    for (Unit* u : batch) complete(*u, st, retry);
+    return;
+  }
+  std::vector<Unit*> ok;
+  ok.reserve(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Unit& u = *batch[i];
+    Status r = run_unit(u);
+    if (r) {
+      ok.push_back(&u);
+      continue;
+    }
+    if (conn_->transaction_usable() && !conn_->last_error_retryable()) {
+      complete(u, std::move(r), false);  // rolled back to its savepoint, alone
+      continue;
+    }
+    // The whole transaction is lost, with the units before this one.
+    const bool retry = conn_->last_error_retryable();
+    if (!conn_->rollback()) conn_->reconnect();
+    for (Unit* done : ok)
+      complete(*done, retry ? r : Status(Error::internal("database error")), retry);
+    for (std::size_t j = i + 1; j < batch.size(); ++j)  // never ran: not their fault, run them again
+      complete(*batch[j], Error::unavailable("database busy, retry later"), true);
+    complete(u, std::move(r), retry);
+    return;
+  }
+  if (ok.empty()) {
+    if (!conn_->rollback()) conn_->reconnect();
+    return;
+  }
+  Status st = conn_->commit();
+  if (!st) {
+    const bool retry = conn_->last_error_retryable();
+    if (!conn_->rollback()) conn_->reconnect();
+    for (Unit* u : ok) complete(*u, st, retry);
+    return;
+  }
+  batches_.fetch_add(1, std::memory_order_relaxed);
+  units_.fetch_add(ok.size(), std::memory_order_relaxed);
+  for (Unit* u : ok) complete(*u, {}, false);
+}
+
+Status WriteLane::run_unit(Unit& unit) {
+  log::ScopedTrace trace(unit.trace_id);
+  ++unit.attempts;
+  const std::function<Status(Tx&)>& fn = unit.callback();
   const bool savepoint = options_.max_batch > 1 || options_.rehearse;
   if (savepoint)
     if (Status st = conn_->savepoint(); !st) return st;
@@ -140,52 +291,25 @@ Status WriteLane::run_unit(const std::function<Status(Tx&)>& fn) {
   return result;
 }
 
-void WriteLane::finish_batch(std::unique_lock<std::mutex>& /*lock*/) {
-  std::shared_ptr<Batch> batch = std::move(open_);
-  Status st = conn_->commit();
-  if (!st) {
-    batch->retry = conn_->last_error_retryable();
-    if (!conn_->rollback()) conn_->reconnect();
-  } else {
-    batches_.fetch_add(1, std::memory_order_relaxed);
-    units_.fetch_add(batch->units, std::memory_order_relaxed);
-  }
-  batch->result = std::move(st);
-  batch->done = true;
-  done_cv_.notify_all();
-}
-
-void WriteLane::abort_batch(std::unique_lock<std::mutex>& /*lock*/, const Error& error,
-                            bool retry) {
-  std::shared_ptr<Batch> batch = std::move(open_);
-  if (!conn_->rollback()) conn_->reconnect();
-  batch->retry = retry;
-  // The other units did nothing wrong; they learn that the transaction was lost.
-  batch->result = retry ? Status(error) : Status(Error::internal("database error"));
-  batch->done = true;
-  done_cv_.notify_all();
-}
-
-Status WriteLane::exclusive(const std::function<Status(WriteConnection&)>& fn) {
-  waiting_.fetch_add(1, std::memory_order_relaxed);
-  std::unique_lock lock(mu_);
-  waiting_.fetch_sub(1, std::memory_order_relaxed);
-  if (open_) finish_batch(lock);
+void WriteLane::run_exclusive(Unit& unit) {
   if (Status st = conn_->begin(); !st) {
     if (!conn_->rollback()) conn_->reconnect();
-    return st;
+    complete(unit, std::move(st), false);
+    return;
   }
   Status result;
   try {
-    result = fn(*conn_);
+    result = (*unit.exclusive)(*conn_);
   } catch (const std::exception& e) {
     spdlog::error("storage: exception in exclusive transaction: {}", e.what());
     result = Error::internal("internal error");
   }
   if (result) result = conn_->commit();
   if (!result && !conn_->rollback()) conn_->reconnect();
-  return result;
+  complete(unit, std::move(result), false);
 }
+
+bool WriteLane::running_here() const { return t_lane == this; }
 
 WriteLane::Stats WriteLane::stats() const {
   return Stats{batches_.load(std::memory_order_relaxed), units_.load(std::memory_order_relaxed),

@@ -4,11 +4,14 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
+#include <thread>
+#include <vector>
 
 #include "core/result.hpp"
 #include "storage/database.hpp"
@@ -48,25 +51,34 @@ class WriteConnection {
   virtual bool reconnect() { return false; }
 };
 
-/// Runs write() callbacks in shared transactions on one connection: each
-/// caller runs its fn on its own thread while holding the lane, inside a
-/// savepoint; the caller that finds nobody else waiting (or the batch full)
-/// commits for everybody and wakes them. Thread-safe.
+/// Runs write callbacks in shared transactions on one connection, from a
+/// committer thread of its own: callers queue their callback; the committer
+/// takes up to max_batch queued callbacks, runs them back to back in one
+/// transaction (a savepoint each), commits once and completes them: a blocking
+/// caller is woken, an asynchronous one gets its `done` call. A unit thus costs
+/// at most one wake-up, and a batch one fsync. Callbacks run on the committer
+/// thread (the caller's log trace id goes with them). Thread-safe.
 class WriteLane {
  public:
   WriteLane(std::unique_ptr<WriteConnection> conn, WriteOptions options);
+  /// Completes everything queued, then stops the committer thread.
   ~WriteLane();
   WriteLane(const WriteLane&) = delete;
   WriteLane& operator=(const WriteLane&) = delete;
 
   /// Database::write semantics (see database.hpp), retries included.
   Status write(const std::function<Status(Tx&)>& fn);
+  /// Database::write_async semantics; false when options.max_queue
+  /// asynchronous writes are waiting already (nothing will be called).
+  bool write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done);
   /// Runs fn with the connection alone in its own transaction, outside any
   /// batch (migrations: fn may run DDL scripts through the connection).
   Status exclusive(const std::function<Status(WriteConnection&)>& fn);
 
-  /// Callers waiting for the lane now (for choosing the least busy lane).
-  std::size_t load() const { return waiting_.load(std::memory_order_relaxed); }
+  /// True on this lane's committer thread (inside a write callback).
+  bool running_here() const;
+  /// Callers queued and not yet running (for choosing the least busy lane).
+  std::size_t load() const { return queued_.load(std::memory_order_relaxed); }
 
   struct Stats {
     std::uint64_t batches = 0;  ///< committed transactions
@@ -77,20 +89,25 @@ class WriteLane {
   Stats stats() const;
 
  private:
-  struct Batch;
-  enum class Attempt { kDone, kRetry };
-  Attempt attempt(const std::function<Status(Tx&)>& fn, Status* out);
-  Status run_unit(const std::function<Status(Tx&)>& fn);
-  void finish_batch(std::unique_lock<std::mutex>& lock);
-  void abort_batch(std::unique_lock<std::mutex>& lock, const Error& error, bool retry);
+  struct Unit;
+  void enqueue(Unit* unit);
+  void committer();
+  void run_batch(std::vector<Unit*>& batch);
+  void run_exclusive(Unit& unit);
+  Status run_unit(Unit& unit);
+  void complete(Unit& unit, Status result, bool retry);
 
   const WriteOptions options_;
-  std::unique_ptr<WriteConnection> conn_;  // guarded by mu_
-  mutable std::mutex mu_;
-  std::condition_variable done_cv_;
-  std::atomic<std::size_t> waiting_{0};  // callers blocked on mu_
-  std::shared_ptr<Batch> open_;          // guarded by mu_: the transaction being filled
-  // Counters readable without mu_ (a callback may ask for them mid-write).
+  std::unique_ptr<WriteConnection> conn_;  // used only by the committer thread
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::deque<Unit*> queue_;        // guarded by mu_
+  std::size_t async_queued_ = 0;   // guarded by mu_
+  bool stopping_ = false;          // guarded by mu_
+  std::atomic<std::size_t> queued_{0};
+  std::thread thread_;
+
   std::atomic<std::uint64_t> batches_{0};
   std::atomic<std::uint64_t> units_{0};
   std::atomic<std::uint64_t> retries_{0};

@@ -18,8 +18,6 @@ namespace office::storage {
 
 namespace {
 
-thread_local const void* t_writing = nullptr;  // catches a nested write() on the same thread
-
 // Any key will do, as long as every office-suite process uses the same one.
 constexpr std::string_view kMigrationLock = "SELECT pg_advisory_xact_lock(7243508311)";
 
@@ -176,14 +174,17 @@ class PostgresDatabase final : public Database {
         readers_(o.url, o.max_read_connections, o.acquire_timeout, o.statement_cache_size) {}
 
   Status write(const std::function<Status(Tx&)>& fn) override {
-    if (t_writing == this) {
-      spdlog::error("storage: write() called inside write() on the same database");
-      return Error::internal("internal error");
+    for (const auto& lane : lanes_) {
+      if (lane->running_here()) {  // another lane would not deadlock, but it is not one transaction
+        spdlog::error("storage: write() called from a write callback of the same database");
+        return Error::internal("internal error");
+      }
     }
-    const void* outer = std::exchange(t_writing, this);
-    Status result = pick_lane().write(fn);
-    t_writing = outer;
-    return result;
+    return pick_lane().write(fn);
+  }
+
+  bool write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
+    return pick_lane().write_async(std::move(fn), std::move(done));
   }
 
   Status read(const std::function<Status(Tx&)>& fn) const override {
@@ -197,7 +198,9 @@ class PostgresDatabase final : public Database {
     }
     PgTx tx(c);
     Status result = run_guarded(fn, tx);
-    if (!c.control(c.in_failed_transaction() ? "ROLLBACK" : "COMMIT")) c.control("ROLLBACK");
+    // A read-only transaction commits nothing: COMMIT or ROLLBACK only ends
+    // it; if even that fails, the pool drops the connection (still in a transaction).
+    if (!c.control(c.in_failed_transaction() ? "ROLLBACK" : "COMMIT")) (void)c.control("ROLLBACK");
     readers_.release(std::move(*conn));
     return result;
   }

@@ -16,9 +16,6 @@ namespace office::storage {
 
 namespace {
 
-// Catches a nested write() on the same thread, which would otherwise deadlock.
-thread_local const void* t_writing = nullptr;
-
 class SqliteTx final : public Tx {
  public:
   explicit SqliteTx(SqliteConnection& conn) : conn_(conn) {}
@@ -169,15 +166,10 @@ class SqliteDatabase final : public Database {
       : writer_(std::make_unique<SqliteWriteConnection>(std::move(writer)), write_options),
         readers_(std::move(reader_options), max_idle_readers == 0 ? 1 : max_idle_readers) {}
 
-  Status write(const std::function<Status(Tx&)>& fn) override {
-    if (t_writing == this) {
-      spdlog::error("storage: write() called inside write() on the same database");
-      return Error::internal("internal error");
-    }
-    const void* outer = std::exchange(t_writing, this);  // a write to another Database may enclose this one
-    Status result = writer_.write(fn);
-    t_writing = outer;
-    return result;
+  Status write(const std::function<Status(Tx&)>& fn) override { return writer_.write(fn); }
+
+  bool write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
+    return writer_.write_async(std::move(fn), std::move(done));
   }
 
   Status read(const std::function<Status(Tx&)>& fn) const override {
