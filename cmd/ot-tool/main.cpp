@@ -22,7 +22,6 @@ namespace {
 
 using nlohmann::json;
 using office::ot::Op;
-using office::ot::OtError;
 using office::ot::Result;
 
 json error(const std::string& message) { return json{{"error", message}}; }
@@ -30,20 +29,20 @@ json result(json value) { return json{{"result", std::move(value)}}; }
 
 Result<Op> field_op(const json& req, const char* name) {
   const auto it = req.find(name);
-  if (it == req.end()) return OtError{std::string("missing field \"") + name + "\""};
+  if (it == req.end()) return office::Error::invalid(std::string("missing field \"") + name + "\"");
   return office::ot::op_from_json(*it);
 }
 
 Result<std::string> field_string(const json& req, const char* name) {
   const auto it = req.find(name);
   if (it == req.end() || !it->is_string()) {
-    return OtError{std::string("field \"") + name + "\" must be a string"};
+    return office::Error::invalid(std::string("field \"") + name + "\" must be a string");
   }
   return it->get<std::string>();
 }
 
 Result<std::int64_t> as_position(const json& j) {
-  if (!j.is_number_integer()) return OtError{"positions must be integers"};
+  if (!j.is_number_integer()) return office::Error::invalid("positions must be integers");
   return j.get<std::int64_t>();
 }
 

@@ -316,16 +316,16 @@ namespace {
 [[gnu::noinline, gnu::cold]] Status empty_component_error(Kind kind) {
   switch (kind) {
     case Kind::kSkip:
-      return OtError{"Skip components must be >0"};
+      return Error::invalid("Skip components must be >0");
     case Kind::kInsert:
-      return OtError{"Inserts cannot be empty"};
+      return Error::invalid("Inserts cannot be empty");
     case Kind::kDelete:
       break;
   }
-  return OtError{"Deletes must not be empty"};
+  return Error::invalid("Deletes must not be empty");
 }
 
-[[gnu::noinline, gnu::cold]] Status apply_error(const char* message) { return OtError{message}; }
+[[gnu::noinline, gnu::cold]] Status apply_error(const char* message) { return Error::invalid(message); }
 
 }  // namespace
 

@@ -16,33 +16,33 @@ constexpr std::uint64_t kMaxSafeInteger = (std::uint64_t{1} << 53) - 1;
 Result<std::uint64_t> count_from_json(const nlohmann::json& j, const char* what) {
   if (j.is_number_unsigned()) {
     const auto v = j.get<std::uint64_t>();
-    if (v > kMaxSafeInteger) return OtError{std::string(what) + " is too large"};
+    if (v > kMaxSafeInteger) return Error::invalid(std::string(what) + " is too large");
     return v;
   }
   if (j.is_number_integer()) {
     const auto v = j.get<std::int64_t>();
-    if (v < 0) return OtError{std::string(what) + " must be >0"};
+    if (v < 0) return Error::invalid(std::string(what) + " must be >0");
     return static_cast<std::uint64_t>(v);
   }
   const double d = j.get<double>();
   if (!std::isfinite(d) || d != std::floor(d)) {
-    return OtError{std::string(what) + " must be an integer"};
+    return Error::invalid(std::string(what) + " must be an integer");
   }
-  if (d < 0) return OtError{std::string(what) + " must be >0"};
-  if (d > static_cast<double>(kMaxSafeInteger)) return OtError{std::string(what) + " is too large"};
+  if (d < 0) return Error::invalid(std::string(what) + " must be >0");
+  if (d > static_cast<double>(kMaxSafeInteger)) return Error::invalid(std::string(what) + " is too large");
   return static_cast<std::uint64_t>(d);
 }
 
 Result<std::string_view> text_from_json(const nlohmann::json& j) {
   const auto& s = j.get_ref<const std::string&>();
-  if (!utf8::valid(s)) return OtError{"Strings must be valid UTF-8"};
+  if (!utf8::valid(s)) return Error::invalid("Strings must be valid UTF-8");
   return std::string_view(s);
 }
 
 }  // namespace
 
 Result<Op> op_from_json(const nlohmann::json& j) {
-  if (!j.is_array()) return OtError{"Op must be an array of components"};
+  if (!j.is_array()) return Error::invalid("Op must be an array of components");
   Op op;
   op.reserve(j.size());
   for (const nlohmann::json& c : j) {
@@ -57,7 +57,7 @@ Result<Op> op_from_json(const nlohmann::json& j) {
     } else if (c.is_object()) {
       const auto it = c.find("d");
       if (it == c.end() || c.size() != 1) {
-        return OtError{"Delete must be number or string"};
+        return Error::invalid("Delete must be number or string");
       }
       if (it->is_number()) {
         auto n = count_from_json(*it, "Deletes");
@@ -68,10 +68,10 @@ Result<Op> op_from_json(const nlohmann::json& j) {
         if (!s) return std::move(s).error();
         op.push_back(Component::del_text(*s));
       } else {
-        return OtError{"Delete must be number or string"};
+        return Error::invalid("Delete must be number or string");
       }
     } else {
-      return OtError{"Invalid op component: " + std::string(c.type_name())};
+      return Error::invalid("Invalid op component: " + std::string(c.type_name()));
     }
   }
   return op;
@@ -79,7 +79,7 @@ Result<Op> op_from_json(const nlohmann::json& j) {
 
 Result<Op> parse_op(std::string_view json_text) {
   nlohmann::json j = nlohmann::json::parse(json_text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return OtError{"Op is not valid JSON"};
+  if (j.is_discarded()) return Error::invalid("Op is not valid JSON");
   return op_from_json(j);
 }
 

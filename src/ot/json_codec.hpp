@@ -17,7 +17,7 @@ namespace office::ot {
 /// Decoding is strict about what is not an op component (booleans, null,
 /// nested arrays, objects other than exactly {"d": number|string},
 /// non-integer or negative numbers, numbers above 2^53): these return an
-/// OtError. Empty components (0, "", {"d":0}, {"d":""}) decode so that
+/// invalid-argument Error. Empty components (0, "", {"d":0}, {"d":""}) decode so that
 /// normalize() can drop them and check_op() can reject them with the npm
 /// message. Strings must be valid UTF-8 (nlohmann's parser enforces it; the
 /// decoder checks again for values built in code).

@@ -281,21 +281,21 @@ Status check_op(const Op& op) {
   for (const Component& c : op) {
     switch (c.kind) {
       case Kind::kDelete:
-        if (c.len == 0) return OtError{"Deletes must not be empty"};
+        if (c.len == 0) return Error::invalid("Deletes must not be empty");
         break;
       case Kind::kInsert:
-        if (c.len == 0) return OtError{"Inserts cannot be empty"};
+        if (c.len == 0) return Error::invalid("Inserts cannot be empty");
         break;
       case Kind::kSkip:
-        if (c.len == 0) return OtError{"Skip components must be >0"};
+        if (c.len == 0) return Error::invalid("Skip components must be >0");
         if (last != nullptr && last->kind == Kind::kSkip) {
-          return OtError{"Adjacent skip components should be combined"};
+          return Error::invalid("Adjacent skip components should be combined");
         }
         break;
     }
     last = &c;
   }
-  if (last != nullptr && last->kind == Kind::kSkip) return OtError{"Op has a trailing skip"};
+  if (last != nullptr && last->kind == Kind::kSkip) return Error::invalid("Op has a trailing skip");
   return {};
 }
 
@@ -483,9 +483,9 @@ Result<Op> invert(const Op& op) {
     switch (c.kind) {
       case Kind::kDelete:
         if (!c.has_text) {
-          return OtError{
+          return Error::invalid(
               "Cannot invert text op: Deleted characters missing from operation. "
-              "makeInvertible must be called first."};
+              "makeInvertible must be called first.");
         }
         w.add(Kind::kInsert, false, c.len, c.text);
         break;

@@ -154,7 +154,7 @@ class TraceSax : public nlohmann::json_sax<nlohmann::json> {
 
 Result<Trace> load_trace(const std::string& path) {
   gzFile f = gzopen(path.c_str(), "rb");
-  if (f == nullptr) return OtError{"cannot open " + path};
+  if (f == nullptr) return Error::invalid("cannot open " + path);
   gzbuffer(f, 1 << 17);
   GzBuf buf(f);
   std::istream in(&buf);
@@ -162,7 +162,7 @@ Result<Trace> load_trace(const std::string& path) {
   TraceSax sax(trace);
   const bool ok = nlohmann::json::sax_parse(in, &sax);
   if (!ok || buf.failed()) {
-    return OtError{path + ": " + (sax.error.empty() ? "read error" : sax.error)};
+    return Error::invalid(path + ": " + (sax.error.empty() ? "read error" : sax.error));
   }
   trace.patches.shrink_to_fit();
   trace.arena.shrink_to_fit();
