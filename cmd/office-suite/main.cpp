@@ -16,11 +16,13 @@ int main(int argc, char** argv) {
   cli.require_subcommand(1);
 
   auto* serve = cli.add_subcommand("serve", "run the server (monolith: everything in one process)");
-  std::string config_file, listen, data_dir, port_file;
+  std::string config_file, listen, data_dir, port_file, database;
   serve->add_option("--config", config_file, "YAML configuration file")->check(CLI::ExistingFile);
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
   serve->add_option("--data-dir", data_dir, "directory for the database and keys");
   serve->add_option("--port-file", port_file, "write the bound port to this file");
+  serve->add_option("--database", database,
+                    "postgresql://... to use PostgreSQL (default: SQLite in the data dir)");
 
   auto* keys = cli.add_subcommand("config-keys", "list every configuration key with its default");
 
@@ -39,6 +41,7 @@ int main(int argc, char** argv) {
   if (!listen.empty()) overrides.emplace_back("server.listen", listen);
   if (!data_dir.empty()) overrides.emplace_back("data_dir", data_dir);
   if (!port_file.empty()) overrides.emplace_back("server.port_file", port_file);
+  if (!database.empty()) overrides.emplace_back("database.url", database);
   auto config = office::load_config(
       config_file.empty() ? std::nullopt : std::optional<std::string>(config_file), env, overrides);
   if (!config) {

@@ -61,6 +61,25 @@ Result<std::string> jwt_key(const Config& config) {
   return key;
 }
 
+// SQLite in the data dir unless database.url names a PostgreSQL server.
+Result<std::unique_ptr<storage::Database>> open_database(const Config& config) {
+  storage::WriteOptions writes;
+  writes.max_batch = config.database.max_batch;
+  writes.rehearse = config.database.rehearse_writes;
+  if (config.database.url.empty()) {
+    storage::SqliteOptions o;
+    o.path = (fs::path(config.data_dir) / "office.db").string();
+    o.writes = writes;
+    return storage::open_sqlite(o);
+  }
+  storage::PostgresOptions o;
+  o.url = config.database.url;
+  o.writes = writes;
+  o.write_connections = config.database.pg_write_connections;
+  o.max_read_connections = config.database.pg_read_connections;
+  return storage::open_postgres(o);
+}
+
 Status write_port_file(const std::string& path, std::uint16_t port) {
   fs::path tmp = path + ".tmp";
   {
@@ -97,7 +116,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   if (ec)
     return Error::unavailable("cannot create data_dir " + config.data_dir + ": " + ec.message());
 
-  auto db = storage::open_sqlite({.path = (fs::path(config.data_dir) / "office.db").string()});
+  auto db = open_database(config);
   if (!db) return db.error();
   s.db = std::move(*db);
   if (auto st = s.db->migrate(identity::store::migrations()); !st) return st.error();

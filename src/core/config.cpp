@@ -105,6 +105,22 @@ const std::vector<KeyDef>& key_defs() {
       make_bool("server.access_log", "log one line per request", OFFICE_FIELD(server.access_log)),
       make_string("data_dir", "directory for the SQLite database and generated keys",
                   OFFICE_FIELD(data_dir)),
+      make_string("database.url",
+                  "empty: SQLite in <data_dir>/office.db; postgresql://user@host:port/db: "
+                  "PostgreSQL",
+                  OFFICE_FIELD(database.url)),
+      make_uint("database.max_batch",
+                "most writes sharing one transaction and fsync (group commit; 1: off)",
+                OFFICE_FIELD(database.max_batch)),
+      make_bool("database.rehearse_writes",
+                "run every write callback twice to catch callbacks that are not safe to retry "
+                "(for tests; doubles the cost of writes)",
+                OFFICE_FIELD(database.rehearse_writes)),
+      make_uint("database.pg_write_connections",
+                "PostgreSQL connections that write, each with its own group commit",
+                OFFICE_FIELD(database.pg_write_connections)),
+      make_uint("database.pg_read_connections", "most PostgreSQL connections for reads",
+                OFFICE_FIELD(database.pg_read_connections)),
       make_string("log.level", "trace, debug, info, warn, error or off", OFFICE_FIELD(log.level)),
       make_string("log.format", "json (one object per line) or text", OFFICE_FIELD(log.format)),
       make_string("auth.issuer", "JWT iss claim issued and required", OFFICE_FIELD(auth.issuer)),
@@ -232,6 +248,15 @@ Status validate_config(const Config& c) {
   if (c.log.format != "json" && c.log.format != "text")
     return Error::invalid("log.format must be json or text; got '" + c.log.format + "'");
   if (c.data_dir.empty()) return Error::invalid("data_dir must not be empty");
+  if (!c.database.url.empty() && !c.database.url.starts_with("postgresql://") &&
+      !c.database.url.starts_with("postgres://"))
+    return Error::invalid(
+        "database.url must be empty (SQLite) or a postgresql:// URL; got another scheme");
+  if (c.database.max_batch == 0 || c.database.pg_write_connections == 0 ||
+      c.database.pg_read_connections == 0)
+    return Error::invalid(
+        "database.max_batch, database.pg_write_connections and database.pg_read_connections "
+        "must be positive");
   if (!c.auth.jwt_secret.empty() && c.auth.jwt_secret.size() < 32)
     return Error::invalid("auth.jwt_secret must be at least 32 bytes long");
   if (c.auth.access_ttl_s == 0 || c.auth.refresh_ttl_s == 0)
