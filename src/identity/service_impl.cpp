@@ -1,10 +1,9 @@
 #include "identity/service_impl.hpp"
 
-#include <openssl/sha.h>
-
 #include "core/hex.hpp"
 #include "core/ids.hpp"
 #include "core/random.hpp"
+#include "core/sha256.hpp"
 #include "identity/store.hpp"
 #include "identity/validate.hpp"
 #include "storage/transact.hpp"
@@ -16,12 +15,6 @@ using storage::Tx;
 using storage::write_value;
 
 namespace {
-
-std::string sha256_hex(std::string_view s) {
-  std::array<std::uint8_t, SHA256_DIGEST_LENGTH> d{};
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
-  return to_hex(d);
-}
 
 std::string random_token(std::size_t bytes) {
   std::string raw(bytes, '\0');
