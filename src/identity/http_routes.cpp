@@ -131,24 +131,40 @@ Response page_reply(const Result<Page<T>>& r, const char* key) {
 }
 
 // The per-connection handler of /api/v1/ws: greets with the caller's
-// profile, answers pings, rejects anything else with an error frame.
+// profile, answers pings, rejects anything else with an error frame. Nothing
+// the client sent is echoed back except a ping's `id`, and only when it is a
+// short string or an integer (never a structure: see issue 7).
 class SessionSocket final : public net::WebSocketHandler {
  public:
+  static constexpr std::size_t kMaxIdBytes = 128;
+
   explicit SessionSocket(User user) : user_(std::move(user)) {}
   void on_open(std::shared_ptr<net::WebSocketSession> s) override {
     session_ = std::move(s);
     session_->send_text(json{{"type", "hello"}, {"user", to_json(user_)}}.dump());
   }
   void on_message(std::string_view text) override {
-    auto msg = json::parse(text, nullptr, false);
-    if (msg.is_discarded() || !msg.is_object() || !msg.contains("type") ||
-        !msg["type"].is_string()) {
+    auto msg = parse_json(text);
+    if (!msg) {
+      error("INVALID_ARGUMENT", "message: " + msg.error().message);
+      return;
+    }
+    auto type = msg->find("type");
+    if (!msg->is_object() || type == msg->end() || !type->is_string()) {
       error("INVALID_ARGUMENT", "messages must be JSON objects with a string \"type\"");
       return;
     }
-    if (msg["type"] == "ping") {
+    if (*type == "ping") {
       json pong = {{"type", "pong"}};
-      if (msg.contains("id")) pong["id"] = msg["id"];
+      if (auto id = msg->find("id"); id != msg->end()) {
+        bool short_string = id->is_string() && id->get_ref<const std::string&>().size() <= kMaxIdBytes;
+        if (!short_string && !id->is_number_integer()) {
+          error("INVALID_ARGUMENT", "ping \"id\" must be an integer or a string of at most " +
+                                        std::to_string(kMaxIdBytes) + " bytes");
+          return;
+        }
+        pong["id"] = *id;  // a scalar: no recursion
+      }
       session_->send_text(pong.dump());
       return;
     }
@@ -157,7 +173,7 @@ class SessionSocket final : public net::WebSocketHandler {
   void on_close(std::uint16_t) override { session_.reset(); }
 
  private:
-  void error(const char* code, const char* message) {
+  void error(const char* code, const std::string& message) {
     session_->send_text(
         json{{"type", "error"}, {"error", {{"code", code}, {"message", message}}}}.dump());
   }

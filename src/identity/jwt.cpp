@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/hex.hpp"
+#include "core/json_body.hpp"
 
 namespace office::identity {
 
@@ -19,6 +20,9 @@ std::string hmac_sha256(std::string_view key, std::string_view data) {
        reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
   return std::string(reinterpret_cast<char*>(out), len);
 }
+
+// Our tokens are flat (aud may be an array); anything deeper is not ours.
+constexpr std::size_t kTokenJsonDepth = 4;
 
 Error unauth(std::string why) { return Error::unauthenticated(std::move(why)); }
 
@@ -63,8 +67,9 @@ Result<AccessClaims> JwtCodec::verify(std::string_view token) const {
     return unauth("malformed token");
 
   // Algorithm allow-list first: never trust the token to choose "none".
-  auto header = nlohmann::json::parse(header_json, nullptr, false);
-  if (header.is_discarded() || !header.is_object()) return unauth("malformed token header");
+  auto header_r = parse_json(header_json, kTokenJsonDepth);
+  if (!header_r || !header_r->is_object()) return unauth("malformed token header");
+  const nlohmann::json& header = *header_r;
   auto alg = header.find("alg");
   if (alg == header.end() || !alg->is_string() || *alg != "HS256")
     return unauth("token algorithm not allowed");
@@ -74,8 +79,9 @@ Result<AccessClaims> JwtCodec::verify(std::string_view token) const {
   if (sig.size() != expected.size() || CRYPTO_memcmp(sig.data(), expected.data(), sig.size()) != 0)
     return unauth("bad token signature");
 
-  auto p = nlohmann::json::parse(payload_json, nullptr, false);
-  if (p.is_discarded() || !p.is_object()) return unauth("malformed token payload");
+  auto p_r = parse_json(payload_json, kTokenJsonDepth);
+  if (!p_r || !p_r->is_object()) return unauth("malformed token payload");
+  const nlohmann::json& p = *p_r;
   auto str = [&](const char* k) -> std::string {
     auto it = p.find(k);
     return it != p.end() && it->is_string() ? it->get<std::string>() : std::string();

@@ -52,6 +52,41 @@ test("WebSocket session: token in query or cookie, hello, ping, errors", async (
   }
 });
 
+test("WebSocket: a deeply nested ping is refused with an error frame and the server keeps serving", async () => {
+  const srv = await startServer();
+  try {
+    const t = await login(srv.base, ADMIN.email, ADMIN.password);
+    const ws = await openWs(`ws://127.0.0.1:${srv.port}/api/v1/ws?access_token=${encodeURIComponent(t.accessToken)}`);
+    assert.equal((await ws.next()).type, "hello");
+    // Issue 7: 100,000 nested arrays (a 200 KB frame) used to overflow the stack.
+    const deep = "[".repeat(100000) + "]".repeat(100000);
+    ws.send(`{"type":"ping","id":${deep}}`);
+    const err = await ws.next();
+    assert.equal(err.type, "error");
+    assert.equal(err.error.code, "INVALID_ARGUMENT");
+    assert.match(err.error.message, /nested more than 64 levels/);
+    // Structures and long strings are never echoed back.
+    ws.send(JSON.stringify({ type: "ping", id: { nested: [1, 2] } }));
+    assert.match((await ws.next()).error.message, /"id" must be an integer or a string/);
+    ws.send(JSON.stringify({ type: "ping", id: "x".repeat(129) }));
+    assert.equal((await ws.next()).type, "error");
+    ws.send(JSON.stringify({ type: "ping", id: "x".repeat(128) }));
+    assert.deepEqual(await ws.next(), { type: "pong", id: "x".repeat(128) });
+    ws.send(JSON.stringify({ type: "ping", id: -42 }));
+    assert.deepEqual(await ws.next(), { type: "pong", id: -42 });
+    ws.send(JSON.stringify({ type: "ping" }));
+    assert.deepEqual(await ws.next(), { type: "pong" });
+    ws.close(1000);
+    assert.equal(await ws.closed, 1000);
+    // The same shape as a REST body gets a 400, and the server still answers.
+    const r = await api(srv.base, "POST", "/api/v1/auth/login", { raw: `{"email":${deep}}`, headers: { "content-type": "application/json" } });
+    expectError(assert, r, 400, "INVALID_ARGUMENT");
+    assert.equal((await api(srv.base, "GET", "/api/v1/users/me", { token: t.accessToken })).status, 200);
+  } finally {
+    assert.equal((await srv.stop()).code, 0, srv.output());
+  }
+});
+
 test("SIGTERM drains: in-flight requests finish, WebSockets get 1001, exit 0", async () => {
   const srv = await startServer();
   const t = await login(srv.base, ADMIN.email, ADMIN.password);
