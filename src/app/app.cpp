@@ -9,6 +9,7 @@
 
 #include "core/hex.hpp"
 #include "core/random.hpp"
+#include "core/secret_file.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
 #include "identity/store.hpp"
@@ -37,27 +38,21 @@ struct App::Impl {
 
 namespace {
 
-// The HS256 key: from config, else <data_dir>/jwt.key, created once (0600).
+// The HS256 key: from config, else <data_dir>/jwt.key, created once (0600,
+// atomically: see read_or_create_secret_file).
 Result<std::string> jwt_key(const Config& config) {
   if (!config.auth.jwt_secret.empty()) return config.auth.jwt_secret;
-  fs::path path = fs::path(config.data_dir) / "jwt.key";
-  std::ifstream in(path);
-  std::string key;
-  if (in && std::getline(in, key) && key.size() >= 32) return key;
-  std::string raw(32, '\0');
-  secure_random(raw.data(), raw.size());
-  key = base64url_encode(raw);
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return Error::unavailable("cannot write " + tmp.string());
-    out << key << "\n";
-  }
-  ::chmod(tmp.c_str(), 0600);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Error::unavailable("cannot write " + path.string() + ": " + ec.message());
+  std::string path = (fs::path(config.data_dir) / "jwt.key").string();
+  auto content = read_or_create_secret_file(path, [] {
+    std::string raw(32, '\0');
+    secure_random(raw.data(), raw.size());
+    return base64url_encode(raw) + "\n";
+  });
+  if (!content) return content.error();
+  std::string key = content->substr(0, content->find('\n'));
+  if (key.size() < 32)
+    return Error::unavailable(path + " holds no key of at least 32 bytes; remove it to generate a "
+                              "new one (everybody signed in must then refresh their token)");
   return key;
 }
 
