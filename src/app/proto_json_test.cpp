@@ -29,7 +29,7 @@ class ProtoJson : public ::testing::Test {
     svc_ = std::make_unique<identity::IdentityServiceImpl>(
         *db_, clock_, identity::PasswordHasher::for_tests(),
         identity::IdentityOptions{.jwt_key = std::string(32, 'k')});
-    ASSERT_TRUE(svc_->bootstrap("admin@example.com", "admin-password").ok());
+    ASSERT_TRUE(svc_->bootstrap("admin@example.com", "tulip-orbit-9371").ok());
     identity::register_routes(router_, *svc_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -69,7 +69,7 @@ class ProtoJson : public ::testing::Test {
 TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
   auto login =
       parse<pb::LoginResponse>(call(net::Method::kPost, "/api/v1/auth/login",
-                                    R"({"email":"admin@example.com","password":"admin-password"})"),
+                                    R"({"email":"admin@example.com","password":"tulip-orbit-9371"})"),
                                200);
   EXPECT_EQ(login.user().email(), "admin@example.com");
   EXPECT_EQ(login.token_type(), "Bearer");
@@ -82,7 +82,7 @@ TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
   EXPECT_TRUE(me.platform_admin());
 
   auto user = parse<pb::User>(call(net::Method::kPost, "/api/v1/users",
-                                   R"({"email":"b@example.com","password":"password1"})"),
+                                   R"({"email":"b@example.com","password":"maple-quartz-88"})"),
                               201);
   auto group = parse<pb::Group>(
       call(net::Method::kPost, "/api/v1/groups",
@@ -95,7 +95,7 @@ TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
   EXPECT_EQ(groups.groups_size(), 1);
   auto made = parse<pb::CreateTenantResponse>(
       call(net::Method::kPost, "/api/v1/tenants",
-           R"({"slug":"acme","adminEmail":"a@acme.test","adminPassword":"password1"})"),
+           R"({"slug":"acme","adminEmail":"a@acme.test","adminPassword":"maple-quartz-88"})"),
       201);
   EXPECT_EQ(made.tenant().slug(), "acme");
   auto tenants = parse<pb::ListTenantsResponse>(call(net::Method::kGet, "/api/v1/tenants"), 200);

@@ -80,7 +80,7 @@ Result<User> IdentityServiceImpl::make_user(const std::string& tenant_id, const 
                                             bool platform_admin) {
   auto email = normalize_email(in.email);
   if (!email) return email.error();
-  if (auto st = check_password_policy(in.password); !st) return st.error();
+  if (auto st = check_password_policy(in.password, *email); !st) return st.error();
   User u;
   u.display_name = in.display_name.empty() ? email->substr(0, email->find('@')) : in.display_name;
   if (auto st = check_display_name(u.display_name); !st) return st.error();
@@ -104,14 +104,18 @@ Result<std::optional<std::string>> IdentityServiceImpl::bootstrap(std::string_vi
   std::optional<std::string> generated;
   std::string password(admin_password);
   if (password.empty()) {
-    password = random_token(15);  // 20 characters
+    do {
+      password = random_token(15);  // 20 characters
+    } while (!check_password_policy(password, admin_email));
     generated = password;
   }
   Tenant tenant{new_id(clock_), "default", "Default", clock_.now_ms()};
   auto user = make_user(
       tenant.id, NewUser{std::string(admin_email), password, "Administrator", "admin", "premium"},
       true);
-  if (!user) return Error::invalid("first admin: " + user.error().message);
+  if (!user)
+    return Error::invalid("cannot create the first admin " + std::string(admin_email) +
+                          " (admin.email, admin.password): " + user.error().message);
   auto hash = hasher_.hash(password);
   if (!hash) return hash.error();
   auto st = db_.write([&](Tx& tx) -> Status {
@@ -329,7 +333,12 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
     if (auto st = check_plan(*patch.plan); !st) return st.error();
   std::optional<std::string> hash;
   if (patch.password) {
-    if (auto st = check_password_policy(*patch.password); !st) return st.error();
+    // The e-mail rule needs the user's address: read it before paying for the hash.
+    auto target = read_value<std::optional<User>>(
+        db_, [&](Tx& tx) { return store::user_by_id(tx, p.tenant_id, id); });
+    if (!target) return target.error();
+    if (!*target) return not_found("user");
+    if (auto st = check_password_policy(*patch.password, (*target)->email); !st) return st.error();
     auto h = hasher_.hash(*patch.password);
     if (!h) return h.error();
     hash = *h;

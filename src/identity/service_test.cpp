@@ -25,9 +25,9 @@ class IdentityServiceTest : public ::testing::Test {
         *db_, clock_, PasswordHasher::for_tests(),
         IdentityOptions{
             .jwt_key = std::string(32, 'k'), .access_ttl_s = 60, .refresh_ttl_s = 3600});
-    auto boot = svc_->bootstrap("Admin@Example.com", "admin-password");
+    auto boot = svc_->bootstrap("Admin@Example.com", "tulip-orbit-9371");
     ASSERT_TRUE(boot.ok()) << boot.error().message;
-    admin_ = login("admin@example.com", "admin-password");
+    admin_ = login("admin@example.com", "tulip-orbit-9371");
   }
   void TearDown() override {
     svc_.reset();
@@ -77,8 +77,8 @@ TEST_F(IdentityServiceTest, GeneratedAdminPassword) {
 
 TEST_F(IdentityServiceTest, LoginFailuresAreUniform) {
   for (auto [email, pw, tenant] : {std::tuple{"admin@example.com", "wrong-password", ""},
-                                   std::tuple{"nobody@example.com", "admin-password", ""},
-                                   std::tuple{"admin@example.com", "admin-password", "nope"}}) {
+                                   std::tuple{"nobody@example.com", "tulip-orbit-9371", ""},
+                                   std::tuple{"admin@example.com", "tulip-orbit-9371", "nope"}}) {
     auto r = svc_->login(email, pw, tenant);
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, ErrorCode::kUnauthenticated);
@@ -88,7 +88,7 @@ TEST_F(IdentityServiceTest, LoginFailuresAreUniform) {
 }
 
 TEST_F(IdentityServiceTest, AccessTokenExpires) {
-  auto t = svc_->login("admin@example.com", "admin-password", "");
+  auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(t.ok());
   EXPECT_TRUE(svc_->authenticate(t->access_token).ok());
   clock_.advance(std::chrono::seconds(61 + 30));  // ttl + leeway
@@ -96,7 +96,7 @@ TEST_F(IdentityServiceTest, AccessTokenExpires) {
 }
 
 TEST_F(IdentityServiceTest, RefreshRotatesAndDetectsReplay) {
-  auto t = svc_->login("admin@example.com", "admin-password", "");
+  auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(t.ok());
   auto r1 = svc_->refresh(t->refresh_token);
   ASSERT_TRUE(r1.ok()) << r1.error().message;
@@ -113,13 +113,13 @@ TEST_F(IdentityServiceTest, RefreshRotatesAndDetectsReplay) {
 }
 
 TEST_F(IdentityServiceTest, RefreshTokenExpires) {
-  auto t = svc_->login("admin@example.com", "admin-password", "");
+  auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   clock_.advance(std::chrono::seconds(3601));
   EXPECT_FALSE(svc_->refresh(t->refresh_token).ok());
 }
 
 TEST_F(IdentityServiceTest, LogoutEndsSession) {
-  auto t = svc_->login("admin@example.com", "admin-password", "");
+  auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(svc_->logout(t->refresh_token).ok());
   EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
   EXPECT_FALSE(svc_->refresh(t->refresh_token).ok());
@@ -127,21 +127,21 @@ TEST_F(IdentityServiceTest, LogoutEndsSession) {
 }
 
 TEST_F(IdentityServiceTest, UsersCrudAndRoles) {
-  auto u = svc_->create_user(admin_, {"Bob@Example.com", "bob-password", "", "member", "premium"});
+  auto u = svc_->create_user(admin_, {"Bob@Example.com", "canyon-lamp-5521", "", "member", "premium"});
   ASSERT_TRUE(u.ok()) << u.error().message;
   EXPECT_EQ(u->email, "bob@example.com");
   EXPECT_EQ(u->display_name, "bob");
   EXPECT_EQ(u->plan, "premium");
-  EXPECT_EQ(svc_->create_user(admin_, {"bob@example.com", "bob-password"}).error().code,
+  EXPECT_EQ(svc_->create_user(admin_, {"bob@example.com", "canyon-lamp-5521"}).error().code,
             ErrorCode::kAlreadyExists);
   EXPECT_EQ(svc_->create_user(admin_, {"c@example.com", "short"}).error().code,
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(svc_->create_user(admin_, {"c@example.com", "long-enough", "", "owner"}).error().code,
             ErrorCode::kInvalidArgument);
 
-  Principal bob = login("bob@example.com", "bob-password");
+  Principal bob = login("bob@example.com", "canyon-lamp-5521");
   EXPECT_FALSE(bob.is_admin());
-  EXPECT_EQ(svc_->create_user(bob, {"d@example.com", "password1"}).error().code,
+  EXPECT_EQ(svc_->create_user(bob, {"d@example.com", "maple-quartz-88"}).error().code,
             ErrorCode::kPermissionDenied);
   EXPECT_EQ(svc_->get_profile(bob)->email, "bob@example.com");
 
@@ -155,14 +155,49 @@ TEST_F(IdentityServiceTest, UsersCrudAndRoles) {
   EXPECT_EQ(svc_->get_user(admin_, u->id)->display_name, "Robert");
 }
 
+// Every place that sets a password applies the one policy (password.hpp).
+TEST_F(IdentityServiceTest, PasswordPolicyEverywhere) {
+  auto expect_rule = [](const auto& r, const char* words) {
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(r.error().message.find(words), std::string::npos) << r.error().message;
+  };
+  expect_rule(svc_->create_user(admin_, {"carol@example.com", "Password1"}), "too common");
+  expect_rule(svc_->create_user(admin_, {"carol@example.com", "i-am-CAROL-ok"}), "e-mail");
+  expect_rule(svc_->create_user(admin_, {"carol@example.com", "\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"}),
+              "at least 8 characters");
+  auto carol = svc_->create_user(admin_, {"carol@example.com", "maple-quartz-88"});
+  ASSERT_TRUE(carol.ok()) << carol.error().message;
+  expect_rule(svc_->update_user(admin_, carol->id, UserPatch{.password = "iloveyou"}),
+              "too common");
+  expect_rule(svc_->update_user(admin_, carol->id, UserPatch{.password = "carol-2026-xyz"}),
+              "e-mail");
+  EXPECT_TRUE(svc_->update_user(admin_, carol->id, UserPatch{.password = "new-quartz-2027"}).ok());
+  expect_rule(svc_->create_tenant(admin_, {"weak", "", "boss@weak.test", "12345678"}), "too common");
+  expect_rule(svc_->create_tenant(admin_, {"weak", "", "boss@weak.test", "the-boss-pw"}), "e-mail");
+  // The first admin: a weak configured password stops the bootstrap.
+  auto dir = fs::path(::testing::TempDir()) / ("identity-weak-" + new_id());
+  fs::create_directories(dir);
+  auto db = storage::open_sqlite({.path = (dir / "office.db").string()});
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->migrate(store::migrations()).ok());
+  IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(),
+                          IdentityOptions{.jwt_key = std::string(32, 'k')});
+  auto boot = svc.bootstrap("root@example.com", "changeme");
+  ASSERT_FALSE(boot.ok());
+  EXPECT_NE(boot.error().message.find("admin.password"), std::string::npos) << boot.error().message;
+  EXPECT_NE(boot.error().message.find("too common"), std::string::npos);
+  fs::remove_all(dir);
+}
+
 TEST_F(IdentityServiceTest, DisableRevokesSessions) {
-  auto u = svc_->create_user(admin_, {"eve@example.com", "eve-password"});
-  auto t = svc_->login("eve@example.com", "eve-password", "");
+  auto u = svc_->create_user(admin_, {"eve@example.com", "ember-violet-61"});
+  auto t = svc_->login("eve@example.com", "ember-violet-61", "");
   ASSERT_TRUE(t.ok());
   ASSERT_TRUE(svc_->disable_user(admin_, u->id).ok());
   EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
   EXPECT_FALSE(svc_->refresh(t->refresh_token).ok());
-  EXPECT_FALSE(svc_->login("eve@example.com", "eve-password", "").ok());
+  EXPECT_FALSE(svc_->login("eve@example.com", "ember-violet-61", "").ok());
 }
 
 TEST_F(IdentityServiceTest, LastAdminIsKept) {
@@ -177,7 +212,7 @@ TEST_F(IdentityServiceTest, LastAdminIsKept) {
 TEST_F(IdentityServiceTest, Pagination) {
   for (int i = 0; i < 7; ++i)
     ASSERT_TRUE(
-        svc_->create_user(admin_, {"u" + std::to_string(i) + "@example.com", "password1"}).ok());
+        svc_->create_user(admin_, {"u" + std::to_string(i) + "@example.com", "maple-quartz-88"}).ok());
   std::vector<std::string> seen;
   PageRequest req{.page_size = 3};
   for (int guard = 0; guard < 10; ++guard) {
@@ -195,7 +230,7 @@ TEST_F(IdentityServiceTest, Pagination) {
 }
 
 TEST_F(IdentityServiceTest, GroupsAndMembership) {
-  auto u = svc_->create_user(admin_, {"g@example.com", "password1"});
+  auto u = svc_->create_user(admin_, {"g@example.com", "maple-quartz-88"});
   auto g = svc_->create_group(admin_, {"Editors", "people who edit", {u->id}});
   ASSERT_TRUE(g.ok()) << g.error().message;
   EXPECT_EQ(g->member_ids, std::vector<std::string>{u->id});
@@ -217,7 +252,7 @@ TEST_F(IdentityServiceTest, TenantIsolation) {
   EXPECT_EQ(boss.tenant_id, made->first.id);
   EXPECT_FALSE(boss.platform_admin);
   // Same e-mail may exist in two tenants.
-  ASSERT_TRUE(svc_->create_user(boss, {"admin@example.com", "password2"}).ok());
+  ASSERT_TRUE(svc_->create_user(boss, {"admin@example.com", "hazel-drum-4410"}).ok());
   auto g = svc_->create_group(admin_, {"Secret"});
   // Acme's admin sees nothing of the default tenant.
   EXPECT_EQ(svc_->get_user(boss, admin_.user_id).error().code, ErrorCode::kNotFound);
@@ -233,9 +268,9 @@ TEST_F(IdentityServiceTest, TenantIsolation) {
   for (const auto& u : boss_users->items) EXPECT_EQ(u.tenant_id, boss.tenant_id);
   EXPECT_EQ(svc_->list_tenants(boss).error().code, ErrorCode::kPermissionDenied);
   EXPECT_EQ(svc_->list_tenants(admin_)->size(), 2u);
-  EXPECT_EQ(svc_->create_tenant(admin_, {"acme", "", "x@acme.test", "password3"}).error().code,
+  EXPECT_EQ(svc_->create_tenant(admin_, {"acme", "", "x@acme.test", "frost-anchor-73"}).error().code,
             ErrorCode::kAlreadyExists);
-  EXPECT_EQ(svc_->create_tenant(admin_, {"Bad Slug", "", "x@acme.test", "password3"}).error().code,
+  EXPECT_EQ(svc_->create_tenant(admin_, {"Bad Slug", "", "x@acme.test", "frost-anchor-73"}).error().code,
             ErrorCode::kInvalidArgument);
 }
 
@@ -247,8 +282,8 @@ namespace {
 
 // The hot-path cache must never outlive a write that changes what it holds.
 TEST_F(IdentityServiceTest, CachedAuthAndProfileFollowWrites) {
-  auto u = svc_->create_user(admin_, {"cache@example.com", "cache-password"});
-  auto t = svc_->login("cache@example.com", "cache-password", "");
+  auto u = svc_->create_user(admin_, {"cache@example.com", "lantern-moss-207"});
+  auto t = svc_->login("cache@example.com", "lantern-moss-207", "");
   ASSERT_TRUE(t.ok());
   auto p = svc_->authenticate(t->access_token);  // fills the cache
   ASSERT_TRUE(p.ok());
@@ -269,14 +304,14 @@ TEST_F(IdentityServiceTest, CachedAuthAndProfileFollowWrites) {
   ASSERT_TRUE(svc_->logout(t->refresh_token).ok());
   EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
 
-  auto t2 = svc_->login("cache@example.com", "cache-password", "");
+  auto t2 = svc_->login("cache@example.com", "lantern-moss-207", "");
   ASSERT_TRUE(svc_->authenticate(t2->access_token).ok());
   ASSERT_TRUE(svc_->disable_user(admin_, u->id).ok());
   EXPECT_FALSE(svc_->authenticate(t2->access_token).ok());
 }
 
 TEST_F(IdentityServiceTest, CachedTokenStillExpires) {
-  auto t = svc_->login("admin@example.com", "admin-password", "");
+  auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(svc_->authenticate(t->access_token).ok());
   clock_.advance(std::chrono::seconds(61));  // past exp (ttl 60 s)
   // Within the verifier's 30 s leeway a fresh check may still pass; the cache

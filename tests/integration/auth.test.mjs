@@ -80,11 +80,11 @@ test("bad input gets a clear JSON error, never a crash", async () => {
   const missing = await post("/api/v1/auth/login", '{"email":"a@b.c"}');
   expectError(assert, missing, 400);
   assert.match(missing.json.error.message, /password/);
-  const unknown = await post("/api/v1/users", '{"email":"x@example.com","password":"password1","rol":"admin"}');
+  const unknown = await post("/api/v1/users", '{"email":"x@example.com","password":"maple-quartz-88","rol":"admin"}');
   expectError(assert, unknown, 400);
   assert.match(unknown.json.error.message, /rol/);
-  expectError(assert, await post("/api/v1/users", '{"email":"x@example.com","password":"password1","role":"owner"}'), 400);
-  expectError(assert, await post("/api/v1/users", '{"email":"not-an-email","password":"password1"}'), 400);
+  expectError(assert, await post("/api/v1/users", '{"email":"x@example.com","password":"maple-quartz-88","role":"owner"}'), 400);
+  expectError(assert, await post("/api/v1/users", '{"email":"not-an-email","password":"maple-quartz-88"}'), 400);
   expectError(assert, await post("/api/v1/users", "\u0000\u0001\u0002"), 400);
   expectError(assert, await api(srv.base, "GET", "/api/v1/nope", { token: t.accessToken }), 404, "NOT_FOUND");
   expectError(assert, await api(srv.base, "GET", "/no/such/page"), 404);

@@ -9,7 +9,7 @@ import crypto from "node:crypto";
 export const BIN = process.env.OFFICE_BIN;
 if (!BIN) throw new Error("set OFFICE_BIN to the office-suite binary");
 
-export const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
+export const ADMIN = { email: "admin@example.com", password: "tulip-orbit-9371" };
 export const JWT_SECRET = "integration-test-secret-0123456789abcdef";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

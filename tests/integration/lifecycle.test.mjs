@@ -132,13 +132,13 @@ test("SIGTERM as soon as the port file exists is a graceful stop; buffered log l
 test("data survives a restart", async () => {
   const srv = await startServer();
   const t = await login(srv.base, ADMIN.email, ADMIN.password);
-  const u = await api(srv.base, "POST", "/api/v1/users", { token: t.accessToken, body: { email: "keep@example.com", password: "keep-password", plan: "premium" } });
+  const u = await api(srv.base, "POST", "/api/v1/users", { token: t.accessToken, body: { email: "keep@example.com", password: "saffron-gate-92", plan: "premium" } });
   assert.equal(u.status, 201, u.text);
   assert.equal((await srv.stop()).code, 0);
   // Same data dir; the admin password env is ignored now that the tenant exists.
   const again = await startServer({ dataDir: srv.dataDir, env: { OFFICE_ADMIN_PASSWORD: "something-else" } });
   try {
-    const k = await login(again.base, "keep@example.com", "keep-password");
+    const k = await login(again.base, "keep@example.com", "saffron-gate-92");
     assert.equal(k.user.plan, "premium");
     await login(again.base, ADMIN.email, ADMIN.password);
   } finally {
@@ -161,6 +161,13 @@ test("first start without a password generates one and prints it once", async ()
   } finally {
     await again.stop();
   }
+});
+
+test("a weak first-admin password stops the first start with the rule named", async () => {
+  await assert.rejects(startServer({ env: { OFFICE_ADMIN_PASSWORD: "Password1" } }),
+                       /admin\.password[^]*too common/);
+  await assert.rejects(startServer({ env: { OFFICE_ADMIN_PASSWORD: "short" } }),
+                       /at least 8 characters/);
 });
 
 test("bad configuration is refused with the key named", async () => {
