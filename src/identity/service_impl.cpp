@@ -22,6 +22,37 @@ std::string random_token(std::size_t bytes) {
   return base64url_encode(raw);
 }
 
+// Refresh tokens are "<tenant id>.<32 random bytes, base64url>": the tenant
+// lets every lookup be scoped by tenant like all other queries. Only the
+// SHA-256 of the whole token is stored.
+std::string new_refresh_token(std::string_view tenant_id) {
+  return std::string(tenant_id) + "." + random_token(32);
+}
+
+// Finds the row of a presented refresh token inside its tenant. Tokens issued
+// before tenant-prefixed tokens (43 base64url characters, no '.') are looked
+// up tenant by tenant, each query scoped; that path serves installs upgraded
+// with live sessions and can go once auth.refresh_ttl_s has passed since.
+Result<std::optional<store::RefreshRow>> find_refresh(Tx& tx, std::string_view token,
+                                                      std::string_view hash) {
+  auto dot = token.find('.');
+  if (dot != std::string_view::npos) {
+    std::string_view tenant = token.substr(0, dot);
+    if (!looks_like_id(tenant)) return std::optional<store::RefreshRow>();
+    return store::refresh_by_hash(tx, tenant, hash);
+  }
+  std::string ignored;
+  if (token.size() != 43 || !base64url_decode(token, ignored))
+    return std::optional<store::RefreshRow>();
+  auto tenants = store::list_tenants(tx);
+  if (!tenants) return tenants.error();
+  for (const auto& t : *tenants) {
+    auto row = store::refresh_by_hash(tx, t.id, hash);
+    if (!row || *row) return row;
+  }
+  return std::optional<store::RefreshRow>();
+}
+
 Error not_found(std::string_view what) {
   return Error::not_found(std::string(what) + " not found");
 }
@@ -141,7 +172,7 @@ Result<Tokens> IdentityServiceImpl::open_session(Tx& tx, const User& user) {
       !st)
     return st.error();
   Tokens t;
-  t.refresh_token = random_token(32);
+  t.refresh_token = new_refresh_token(user.tenant_id);
   if (auto st = store::insert_refresh(
           tx, sha256_hex(t.refresh_token),
           store::RefreshRow{session_id, user.tenant_id, user.id, false, refresh_expire}, now_ms);
@@ -202,7 +233,7 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
   bool replayed = false;
   auto tokens =
       write_value<std::optional<Tokens>>(db_, [&](Tx& tx) -> Result<std::optional<Tokens>> {
-        auto row = store::refresh_by_hash(tx, hash);
+        auto row = find_refresh(tx, refresh_token, hash);
         if (!row) return row.error();
         if (!*row) return std::optional<Tokens>();
         const auto& r = **row;
@@ -211,21 +242,22 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
           // A rotated token came back: someone holds a copy. End the whole session
           // (commit the revocation, then fail).
           replayed = true;
-          if (auto st = store::revoke_session(tx, r.session_id, now_ms); !st) return st.error();
+          if (auto st = store::revoke_session(tx, r.tenant_id, r.session_id, now_ms); !st)
+            return st.error();
           return std::optional<Tokens>();
         }
         auto auth = store::session_auth(tx, r.tenant_id, r.user_id, r.session_id);
         if (!auth) return auth.error();
         if (!*auth || (*auth)->session_revoked || (*auth)->user_disabled || r.expire_ms <= now_ms)
           return std::optional<Tokens>();
-        auto used = store::mark_refresh_used(tx, hash);
+        auto used = store::mark_refresh_used(tx, r.tenant_id, hash);
         if (!used) return used.error();
         if (!*used) return std::optional<Tokens>();
         auto user = store::user_by_id(tx, r.tenant_id, r.user_id);
         if (!user) return user.error();
         if (!*user) return std::optional<Tokens>();
         Tokens t;
-        t.refresh_token = random_token(32);
+        t.refresh_token = new_refresh_token(r.tenant_id);
         if (auto st = store::insert_refresh(
                 tx, sha256_hex(t.refresh_token),
                 store::RefreshRow{r.session_id, r.tenant_id, r.user_id, false, r.expire_ms},
@@ -252,11 +284,11 @@ Status IdentityServiceImpl::logout(std::string_view refresh_token) {
   std::string hash = sha256_hex(refresh_token);
   bool known = false;
   auto st = db_.write([&](Tx& tx) -> Status {
-    auto row = store::refresh_by_hash(tx, hash);
+    auto row = find_refresh(tx, refresh_token, hash);
     if (!row) return row.error();
     if (!*row) return {};
     known = true;
-    return store::revoke_session(tx, (*row)->session_id, clock_.now_ms());
+    return store::revoke_session(tx, (*row)->tenant_id, (*row)->session_id, clock_.now_ms());
   });
   cache_.invalidate_all();
   if (!st) return st;
@@ -274,13 +306,42 @@ Result<Principal> IdentityServiceImpl::authenticate(std::string_view access_toke
   });
   if (!auth) return auth.error();
   if (!*auth || (*auth)->session_revoked) return Error::unauthenticated("session ended");
+  if ((*auth)->session_expire_ms <= clock_.now_ms())
+    return Error::unauthenticated("session expired");
   if ((*auth)->user_disabled) return Error::unauthenticated("user disabled");
   Principal p{claims->tenant_id, claims->subject, claims->session_id, (*auth)->role,
               (*auth)->platform_admin};
-  // Cached until the token's expiry (less the leeway the verifier allows, so
-  // a cached answer never outlives what verify() would accept).
-  cache_.put_principal(access_token, p, claims->expires_at, epoch);
+  // Cached until the token or its session expires, whichever is first (the
+  // session's end rounded down to the second), so a cached answer never
+  // outlives what a fresh check would accept.
+  cache_.put_principal(access_token, p,
+                       std::min(claims->expires_at, (*auth)->session_expire_ms / 1000), epoch);
   return p;
+}
+
+Result<PurgeCounts> IdentityServiceImpl::purge_expired(int batch) {
+  if (batch < 1) batch = 1;
+  auto tenants = read_value<std::vector<Tenant>>(db_, [](Tx& tx) { return store::list_tenants(tx); });
+  if (!tenants) return tenants.error();
+  const std::int64_t now_ms = clock_.now_ms();
+  PurgeCounts out;
+  // Per tenant and in batches: each write transaction stays short, so
+  // logins and refreshes are not held up behind a large purge.
+  for (const auto& t : *tenants) {
+    for (std::int64_t* count : {&out.refresh_tokens, &out.sessions}) {
+      for (;;) {
+        auto n = write_value<std::int64_t>(db_, [&](Tx& tx) {
+          return count == &out.refresh_tokens
+                     ? store::purge_expired_refresh(tx, t.id, now_ms, batch)
+                     : store::purge_expired_sessions(tx, t.id, now_ms, batch);
+        });
+        if (!n) return n.error();
+        *count += *n;
+        if (*n < batch) break;
+      }
+    }
+  }
+  return out;  // nothing the cache holds changes: expired sessions are refused already
 }
 
 Result<User> IdentityServiceImpl::get_profile(const Principal& p) const {

@@ -21,6 +21,12 @@ struct IdentityOptions {
   std::int64_t refresh_ttl_s = 30 * 86400;
 };
 
+/// What purge_expired() deleted.
+struct PurgeCounts {
+  std::int64_t sessions = 0;
+  std::int64_t refresh_tokens = 0;
+};
+
 /// IdentityService over a Database. Thread-safe. Holds references to db and
 /// clock, which must outlive it.
 class IdentityServiceImpl final : public IdentityService {
@@ -34,6 +40,13 @@ class IdentityServiceImpl final : public IdentityService {
   /// Returns nullopt when tenants already exist (nothing is changed).
   Result<std::optional<std::string>> bootstrap(std::string_view admin_email,
                                                std::string_view admin_password);
+
+  /// Deletes sessions and refresh tokens whose lifetime (auth.refresh_ttl_s
+  /// from login) is over, in every tenant, `batch` rows per transaction.
+  /// They are refused already; this only keeps the tables small. Safe to run
+  /// at any time and concurrently with requests; meant to be scheduled
+  /// (e.g. hourly). Returns how many rows went.
+  Result<PurgeCounts> purge_expired(int batch = 1000);
 
   Result<Tokens> login(std::string_view email, std::string_view password,
                        std::string_view tenant_slug) override;

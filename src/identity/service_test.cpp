@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <mutex>
 
+#include "core/hex.hpp"
 #include "core/ids.hpp"
+#include "core/sha256.hpp"
 #include "identity/store.hpp"
+#include "storage/transact.hpp"
 
 namespace office::identity {
 namespace {
@@ -116,6 +120,182 @@ TEST_F(IdentityServiceTest, RefreshTokenExpires) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   clock_.advance(std::chrono::seconds(3601));
   EXPECT_FALSE(svc_->refresh(t->refresh_token).ok());
+}
+
+// A session ends auth.refresh_ttl_s after login even while an access token
+// minted near the end (by a refresh) is still within its own lifetime; the
+// cache must not serve it past the session's end either.
+TEST_F(IdentityServiceTest, SessionExpiryEndsAccess) {
+  auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
+  ASSERT_TRUE(t.ok());
+  clock_.advance(std::chrono::seconds(3590));  // session: 3600 s
+  auto r = svc_->refresh(t->refresh_token);    // access token valid until 3650 s
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  clock_.advance(std::chrono::seconds(5));
+  ASSERT_TRUE(svc_->authenticate(r->access_token).ok());  // cached now
+  clock_.advance(std::chrono::seconds(6));                // 3601 s: session over
+  auto after = svc_->authenticate(r->access_token);
+  ASSERT_FALSE(after.ok());
+  EXPECT_EQ(after.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(after.error().message, "session expired");
+  EXPECT_FALSE(svc_->refresh(r->refresh_token).ok());
+}
+
+TEST_F(IdentityServiceTest, RefreshTokensCarryTheirTenant) {
+  auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->refresh_token.substr(0, t->refresh_token.find('.')), admin_.tenant_id);
+  // The same secret under another (or a malformed) tenant is no token.
+  std::string secret = t->refresh_token.substr(t->refresh_token.find('.'));
+  EXPECT_FALSE(svc_->refresh(new_id() + secret).ok());
+  EXPECT_FALSE(svc_->refresh("not-a-tenant" + secret).ok());
+  EXPECT_FALSE(svc_->logout(new_id() + secret).ok());
+  EXPECT_TRUE(svc_->refresh(t->refresh_token).ok());
+}
+
+// Installs upgraded with live sessions hold refresh tokens without the tenant
+// prefix: they keep working (rotated into the new form) until they expire.
+TEST_F(IdentityServiceTest, RefreshTokensFromBeforeTheUpgradeStillWork) {
+  auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
+  ASSERT_TRUE(t.ok());
+  auto p = svc_->authenticate(t->access_token);
+  ASSERT_TRUE(p.ok());
+  const std::string legacy = base64url_encode(std::string(32, '\x5a'));  // 43 characters
+  ASSERT_TRUE(db_->write([&](storage::Tx& tx) {
+                    return store::insert_refresh(
+                        tx, sha256_hex(legacy),
+                        store::RefreshRow{p->session_id, p->tenant_id, p->user_id, false,
+                                          clock_.now_ms() + 3600'000},
+                        clock_.now_ms());
+                  }).ok());
+  auto r = svc_->refresh(legacy);
+  ASSERT_TRUE(r.ok()) << r.error().message;
+  EXPECT_EQ(r->refresh_token.substr(0, r->refresh_token.find('.')), p->tenant_id);
+  // The replay rule holds for them too.
+  EXPECT_EQ(svc_->refresh(legacy).error().message,
+            "refresh token was already used; session revoked");
+}
+
+TEST_F(IdentityServiceTest, PurgeExpiredSessionsAndRefreshTokens) {
+  auto count = [&](const char* table) {
+    return *storage::read_value<std::int64_t>(*db_, [&](storage::Tx& tx) -> Result<std::int64_t> {
+      auto r = tx.query_one(std::string("SELECT COUNT(*) FROM ") + table);
+      if (!r) return r.error();
+      return (*r)->i64(0);
+    });
+  };
+  // SetUp logged in once. Two more sessions, one of them refreshed twice.
+  auto a = svc_->login("admin@example.com", "tulip-orbit-9371", "");
+  auto b = svc_->login("admin@example.com", "tulip-orbit-9371", "");
+  auto b2 = svc_->refresh(b->refresh_token);
+  ASSERT_TRUE(svc_->refresh(b2->refresh_token).ok());
+  EXPECT_EQ(count("sessions"), 3);
+  EXPECT_EQ(count("refresh_tokens"), 5);
+  clock_.advance(std::chrono::seconds(1800));
+  auto fresh = svc_->login("admin@example.com", "tulip-orbit-9371", "");
+  auto nothing = svc_->purge_expired();
+  ASSERT_TRUE(nothing.ok());
+  EXPECT_EQ(nothing->sessions, 0);
+  clock_.advance(std::chrono::seconds(1801));  // the first three are past 3600 s
+  auto purged = svc_->purge_expired(2);        // small batches: loops until done
+  ASSERT_TRUE(purged.ok()) << purged.error().message;
+  EXPECT_EQ(purged->sessions, 3);
+  EXPECT_EQ(purged->refresh_tokens, 5);
+  EXPECT_EQ(count("sessions"), 1);
+  EXPECT_EQ(count("refresh_tokens"), 1);
+  EXPECT_TRUE(svc_->refresh(fresh->refresh_token).ok());  // the live one is untouched
+  EXPECT_EQ(svc_->purge_expired()->sessions, 0);
+}
+
+// The architecture rule: every query on sessions and refresh tokens names its
+// tenant. A Database wrapper records the SQL of a whole session life cycle.
+class RecordingTx final : public storage::Tx {
+ public:
+  RecordingTx(storage::Tx& inner, std::vector<std::string>& log) : inner_(inner), log_(log) {}
+  Result<std::int64_t> exec(std::string_view sql,
+                            std::initializer_list<storage::Value> params) override {
+    log_.emplace_back(sql);
+    return inner_.exec(sql, params);
+  }
+  Result<std::vector<storage::Row>> query(std::string_view sql,
+                                          std::initializer_list<storage::Value> params) override {
+    log_.emplace_back(sql);
+    return inner_.query(sql, params);
+  }
+  Result<std::optional<storage::Row>> query_one(
+      std::string_view sql, std::initializer_list<storage::Value> params) override {
+    log_.emplace_back(sql);
+    return inner_.query_one(sql, params);
+  }
+
+ private:
+  storage::Tx& inner_;
+  std::vector<std::string>& log_;
+};
+
+class RecordingDatabase final : public storage::Database {
+ public:
+  explicit RecordingDatabase(storage::Database& inner) : inner_(inner) {}
+  Status write(const std::function<Status(storage::Tx&)>& fn) override {
+    std::lock_guard lock(mu_);
+    return inner_.write([&](storage::Tx& tx) {
+      RecordingTx r(tx, log_);
+      return fn(r);
+    });
+  }
+  Status read(const std::function<Status(storage::Tx&)>& fn) const override {
+    std::lock_guard lock(mu_);
+    return inner_.read([&](storage::Tx& tx) {
+      RecordingTx r(tx, log_);
+      return fn(r);
+    });
+  }
+  Status migrate(std::span<const storage::Migration> m) override { return inner_.migrate(m); }
+  bool healthy() const override { return inner_.healthy(); }
+  std::string_view backend() const override { return inner_.backend(); }
+  std::vector<std::string> log() const {
+    std::lock_guard lock(mu_);
+    return log_;
+  }
+
+ private:
+  storage::Database& inner_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::string> log_;
+};
+
+TEST_F(IdentityServiceTest, SessionAndRefreshQueriesAreScopedByTenant) {
+  RecordingDatabase rec(*db_);
+  IdentityServiceImpl svc(rec, clock_, PasswordHasher::for_tests(),
+                          IdentityOptions{.jwt_key = std::string(32, 'k'), .refresh_ttl_s = 60});
+  auto u = svc.create_user(admin_, {"scoped@example.com", "maple-quartz-88"});
+  ASSERT_TRUE(u.ok());
+  auto t = svc.login("scoped@example.com", "maple-quartz-88", "");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(svc.authenticate(t->access_token).ok());
+  auto r = svc.refresh(t->refresh_token);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(svc.refresh(t->refresh_token).ok());  // replay: revokes
+  auto t2 = svc.login("scoped@example.com", "maple-quartz-88", "");
+  ASSERT_TRUE(svc.logout(t2->refresh_token).ok());
+  EXPECT_FALSE(svc.logout(base64url_encode(std::string(32, 'q'))).ok());  // legacy form
+  ASSERT_TRUE(svc.update_user(admin_, u->id, UserPatch{.password = "new-quartz-2027"}).ok());
+  clock_.advance(std::chrono::seconds(61));
+  ASSERT_TRUE(svc.purge_expired().ok());
+  int checked = 0;
+  for (const auto& sql : rec.log()) {
+    if (sql.find("sessions") == std::string::npos && sql.find("refresh_tokens") == std::string::npos)
+      continue;
+    ++checked;
+    auto where = sql.find("WHERE");
+    if (sql.rfind("INSERT", 0) == 0)
+      EXPECT_NE(sql.find("tenant_id"), std::string::npos) << sql;
+    else
+      EXPECT_TRUE(where != std::string::npos &&
+                  sql.find("tenant_id", where) != std::string::npos)
+          << "not scoped by tenant: " << sql;
+  }
+  EXPECT_GE(checked, 12);
 }
 
 TEST_F(IdentityServiceTest, LogoutEndsSession) {
