@@ -89,6 +89,9 @@ TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
            R"({"name":"g","member_ids":[")" + user.id() + R"("]})"),  // snake_case accepted
       201);
   EXPECT_EQ(group.member_ids_size(), 1);
+  auto appointed = parse<pb::User>(
+      call(net::Method::kPatch, "/api/v1/users/" + user.id(), R"({"platformAdmin":true})"), 200);
+  EXPECT_TRUE(appointed.platform_admin());
   auto users = parse<pb::ListUsersResponse>(call(net::Method::kGet, "/api/v1/users"), 200);
   EXPECT_EQ(users.users_size(), 2);
   auto groups = parse<pb::ListGroupsResponse>(call(net::Method::kGet, "/api/v1/groups"), 200);

@@ -245,18 +245,21 @@ void user_routes(net::Router& r, IdentityService& s) {
       Method::kPatch, "/api/v1/users/{id}",
       [&s](Request& req) {
         OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"displayName", "role", "plan",
-                                                           "disabled", "password"}));
+                                                           "disabled", "password",
+                                                           "platformAdmin"}));
         UserPatch p;
         OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
         OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
         OFFICE_TRY_ASSIGN(plan, body.opt_string("plan"));
         OFFICE_TRY_ASSIGN(disabled, body.opt_bool("disabled"));
         OFFICE_TRY_ASSIGN(password, body.opt_string("password"));
+        OFFICE_TRY_ASSIGN(platform_admin, body.opt_bool("platformAdmin"));
         p.display_name = name;
         p.role = role;
         p.plan = plan;
         p.disabled = disabled;
         p.password = password;
+        p.platform_admin = platform_admin;
         return reply(s.update_user(req.caller(), req.param("id"), p));
       },
       writes);

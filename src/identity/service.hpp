@@ -14,6 +14,10 @@ namespace office::identity {
 /// Every call that takes a Principal acts inside principal.tenant_id only: an
 /// id from another tenant is kNotFound, never a leak. Writes need role admin
 /// (kPermissionDenied otherwise); tenant management needs platform_admin.
+/// Platform admins can be changed (name, role, plan, password, disabled,
+/// platform_admin) only by platform admins, who may also appoint others
+/// (UserPatch::platform_admin); the last enabled platform admin with the
+/// admin role cannot be disabled or demoted (kFailedPrecondition).
 /// Implementations are thread-safe.
 class IdentityService {
  public:

@@ -57,6 +57,10 @@ Error not_found(std::string_view what) {
   return Error::not_found(std::string(what) + " not found");
 }
 
+Error platform_admin_denied() {
+  return Error::denied("only a platform admin may change a platform admin");
+}
+
 Status require_admin(const Principal& p) {
   if (!p.is_admin()) return Error::denied("this needs the admin role");
   return {};
@@ -385,6 +389,8 @@ Result<Page<User>> IdentityServiceImpl::list_users(const Principal& p,
 Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_view id,
                                               const UserPatch& patch) {
   if (auto st = require_admin(p); !st) return st.error();
+  if (patch.platform_admin && !p.platform_admin)
+    return Error::denied("only a platform admin may appoint or remove platform admins");
   if (!looks_like_id(id)) return not_found("user");
   if (patch.display_name)
     if (auto st = check_display_name(*patch.display_name); !st) return st.error();
@@ -399,6 +405,7 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
         db_, [&](Tx& tx) { return store::user_by_id(tx, p.tenant_id, id); });
     if (!target) return target.error();
     if (!*target) return not_found("user");
+    if ((*target)->platform_admin && !p.platform_admin) return platform_admin_denied();
     if (auto st = check_password_policy(*patch.password, (*target)->email); !st) return st.error();
     auto h = hasher_.hash(*patch.password);
     if (!h) return h.error();
@@ -409,19 +416,32 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
     if (!cur) return cur.error();
     if (!*cur) return not_found("user");
     User u = std::move(**cur);
-    bool was_active_admin = u.role == "admin" && !u.disabled;
+    // Platform admins answer only to platform admins: a tenant admin of the
+    // tenant they live in may not reset their password, demote or disable them.
+    if (u.platform_admin && !p.platform_admin) return platform_admin_denied();
+    auto active_admin = [](const User& x) { return x.role == "admin" && !x.disabled; };
+    const bool was_active_admin = active_admin(u);
+    const bool was_active_platform_admin = was_active_admin && u.platform_admin;
     if (patch.display_name) u.display_name = *patch.display_name;
     if (patch.role) u.role = *patch.role;
     if (patch.plan) u.plan = *patch.plan;
     if (patch.disabled) u.disabled = *patch.disabled;
+    if (patch.platform_admin) u.platform_admin = *patch.platform_admin;
     std::int64_t now_ms = clock_.now_ms();
     u.update_ms = now_ms;
-    if (was_active_admin && (u.role != "admin" || u.disabled)) {
+    if (was_active_admin && !active_admin(u)) {
       auto admins = store::count_admins(tx, p.tenant_id);
       if (!admins) return admins.error();
       if (*admins <= 1)
         return Error{ErrorCode::kFailedPrecondition,
                      "a tenant must keep at least one active admin"};
+    }
+    if (was_active_platform_admin && !(active_admin(u) && u.platform_admin)) {
+      auto platform_admins = store::count_platform_admins(tx);
+      if (!platform_admins) return platform_admins.error();
+      if (*platform_admins <= 1)
+        return Error{ErrorCode::kFailedPrecondition,
+                     "the installation must keep at least one active platform admin"};
     }
     if (auto st = store::update_user(tx, u); !st) return st.error();
     if (hash)

@@ -389,6 +389,56 @@ TEST_F(IdentityServiceTest, LastAdminIsKept) {
             ErrorCode::kFailedPrecondition);
 }
 
+// The bootstrap platform admin lives in tenant "default", whose tenant admins
+// must not be able to take it over or lock it out.
+TEST_F(IdentityServiceTest, OnlyPlatformAdminsChangePlatformAdmins) {
+  auto ta = svc_->create_user(admin_, {"ta@example.com", "maple-quartz-88", "", "admin"});
+  ASSERT_TRUE(ta.ok());
+  Principal tenant_admin = login("ta@example.com", "maple-quartz-88");
+  ASSERT_TRUE(tenant_admin.is_admin());
+  ASSERT_FALSE(tenant_admin.platform_admin);
+  auto denied = [](const Result<User>& r) {
+    return !r.ok() && r.error().code == ErrorCode::kPermissionDenied;
+  };
+  const std::string& root = admin_.user_id;
+  EXPECT_TRUE(denied(svc_->update_user(tenant_admin, root, {.password = "hijack-attempt-77"})));
+  EXPECT_TRUE(denied(svc_->update_user(tenant_admin, root, {.role = "member"})));
+  EXPECT_TRUE(denied(svc_->update_user(tenant_admin, root, {.plan = "free_tier"})));
+  EXPECT_TRUE(denied(svc_->update_user(tenant_admin, root, {.display_name = "pwned"})));
+  EXPECT_TRUE(denied(svc_->disable_user(tenant_admin, root)));
+  EXPECT_TRUE(denied(svc_->update_user(tenant_admin, root, {.platform_admin = false})));
+  // Nor appoint anyone, themselves included.
+  EXPECT_TRUE(denied(svc_->update_user(tenant_admin, ta->id, {.platform_admin = true})));
+  EXPECT_EQ(svc_->get_user(admin_, root)->display_name, "Administrator");  // untouched
+  EXPECT_TRUE(login("admin@example.com", "tulip-orbit-9371").platform_admin);
+
+  // The last platform admin cannot be disabled or demoted, even by itself.
+  auto precondition = [](const Result<User>& r) {
+    return !r.ok() && r.error().code == ErrorCode::kFailedPrecondition &&
+           r.error().message == "the installation must keep at least one active platform admin";
+  };
+  EXPECT_TRUE(precondition(svc_->disable_user(admin_, root)));
+  EXPECT_TRUE(precondition(svc_->update_user(admin_, root, {.role = "member"})));
+  EXPECT_TRUE(precondition(svc_->update_user(admin_, root, {.platform_admin = false})));
+
+  // A platform admin appoints another; the role change is seen at once.
+  auto appointed = svc_->update_user(admin_, ta->id, {.platform_admin = true});
+  ASSERT_TRUE(appointed.ok()) << appointed.error().message;
+  EXPECT_TRUE(appointed->platform_admin);
+  auto tokens = svc_->login("ta@example.com", "maple-quartz-88", "");
+  EXPECT_TRUE(svc_->authenticate(tokens->access_token)->platform_admin);
+  EXPECT_TRUE(svc_->list_tenants(*svc_->authenticate(tokens->access_token)).ok());
+  // Now there are two: the first may step down, and the second may change it.
+  Principal second = *svc_->authenticate(tokens->access_token);
+  EXPECT_TRUE(svc_->update_user(second, root, {.display_name = "Root"}).ok());
+  EXPECT_TRUE(svc_->update_user(admin_, root, {.platform_admin = false}).ok());
+  EXPECT_TRUE(precondition(svc_->update_user(second, ta->id, {.platform_admin = false})));
+  // Plain members stay members: platform rights are not a tenant role.
+  auto m = svc_->create_user(admin_, {"plain@example.com", "maple-quartz-88"});
+  EXPECT_TRUE(denied(svc_->update_user(
+      login("plain@example.com", "maple-quartz-88"), m->id, {.platform_admin = true})));
+}
+
 TEST_F(IdentityServiceTest, Pagination) {
   for (int i = 0; i < 7; ++i)
     ASSERT_TRUE(

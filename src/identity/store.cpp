@@ -205,9 +205,10 @@ Result<std::vector<User>> list_users(Tx& tx, std::string_view tenant_id, std::st
 
 Status update_user(Tx& tx, const User& u) {
   return ok_or(tx.exec(
-      "UPDATE users SET display_name = ?3, role = ?4, plan = ?5, disabled = ?6, update_ms = ?7 "
-      "WHERE tenant_id = ?1 AND id = ?2",
-      {u.tenant_id, u.id, u.display_name, u.role, u.plan, std::int64_t{u.disabled}, u.update_ms}));
+      "UPDATE users SET display_name = ?3, role = ?4, plan = ?5, disabled = ?6, update_ms = ?7, "
+      "platform_admin = ?8 WHERE tenant_id = ?1 AND id = ?2",
+      {u.tenant_id, u.id, u.display_name, u.role, u.plan, std::int64_t{u.disabled}, u.update_ms,
+       std::int64_t{u.platform_admin}}));
 }
 
 Status set_password_hash(Tx& tx, std::string_view tenant_id, std::string_view id,
@@ -221,6 +222,13 @@ Result<std::int64_t> count_admins(Tx& tx, std::string_view tenant_id) {
   auto r = tx.query_one(
       "SELECT COUNT(*) FROM users WHERE tenant_id = ?1 AND role = 'admin' AND disabled = 0",
       {std::string(tenant_id)});
+  if (!r) return r.error();
+  return (*r)->i64(0);
+}
+
+Result<std::int64_t> count_platform_admins(Tx& tx) {
+  auto r = tx.query_one(
+      "SELECT COUNT(*) FROM users WHERE platform_admin = 1 AND role = 'admin' AND disabled = 0");
   if (!r) return r.error();
   return (*r)->i64(0);
 }

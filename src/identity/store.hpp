@@ -57,6 +57,9 @@ Status update_user(storage::Tx& tx, const User& u);
 Status set_password_hash(storage::Tx& tx, std::string_view tenant_id, std::string_view id,
                          std::string_view hash, std::int64_t now_ms);
 Result<std::int64_t> count_admins(storage::Tx& tx, std::string_view tenant_id);
+/// Enabled admins with platform_admin set, in all tenants: a platform-level
+/// query (like list_tenants), the one user query not scoped by tenant.
+Result<std::int64_t> count_platform_admins(storage::Tx& tx);
 
 Status insert_group(storage::Tx& tx, const Group& g);
 Result<std::optional<Group>> group_by_id(storage::Tx& tx, std::string_view tenant_id,
