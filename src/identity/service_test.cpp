@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "core/hex.hpp"
 #include "core/ids.hpp"
@@ -319,7 +321,9 @@ TEST_F(IdentityServiceTest, UsersCrudAndRoles) {
   EXPECT_EQ(svc_->create_user(admin_, {"c@example.com", "long-enough", "", "owner"}).error().code,
             ErrorCode::kInvalidArgument);
 
-  Principal bob = login("bob@example.com", "canyon-lamp-5521");
+  auto bob_tokens = svc_->login("bob@example.com", "canyon-lamp-5521", "");
+  ASSERT_TRUE(bob_tokens.ok());
+  Principal bob = *svc_->authenticate(bob_tokens->access_token);  // now cached
   EXPECT_FALSE(bob.is_admin());
   EXPECT_EQ(svc_->create_user(bob, {"d@example.com", "maple-quartz-88"}).error().code,
             ErrorCode::kPermissionDenied);
@@ -331,8 +335,17 @@ TEST_F(IdentityServiceTest, UsersCrudAndRoles) {
   auto up = svc_->update_user(admin_, u->id, patch);
   ASSERT_TRUE(up.ok());
   EXPECT_EQ(up->role, "admin");
-  // Role changes take effect at once: the next authentication reads it.
+  EXPECT_EQ(svc_->get_user(admin_, u->id)->role, "admin");
   EXPECT_EQ(svc_->get_user(admin_, u->id)->display_name, "Robert");
+  // Role changes take effect at once: the same access token, authenticated
+  // again (it was cached as a member), now carries the admin role and may write.
+  auto again = svc_->authenticate(bob_tokens->access_token);
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->role, "admin");
+  EXPECT_TRUE(svc_->create_user(*again, {"d@example.com", "maple-quartz-88"}).ok());
+  // And back: demoted, the next request is a member's again.
+  ASSERT_TRUE(svc_->update_user(admin_, u->id, UserPatch{.role = "member"}).ok());
+  EXPECT_EQ(svc_->authenticate(bob_tokens->access_token)->role, "member");
 }
 
 // Every place that sets a password applies the one policy (password.hpp).
@@ -540,14 +553,81 @@ TEST_F(IdentityServiceTest, CachedAuthAndProfileFollowWrites) {
   EXPECT_FALSE(svc_->authenticate(t2->access_token).ok());
 }
 
+// The verifier accepts a token until exp + leeway (clock skew between
+// servers); the cache must never answer for longer than that. Checked at the
+// first second the verifier refuses: a cache entry kept even one second too
+// long (say until exp + leeway + 1) would still answer there.
 TEST_F(IdentityServiceTest, CachedTokenStillExpires) {
+  constexpr std::int64_t kTtlS = 60;     // access_ttl_s of this fixture
+  constexpr std::int64_t kLeewayS = 30;  // the verifier's default leeway
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(svc_->authenticate(t->access_token).ok());  // cached from here on
+  clock_.advance(std::chrono::seconds(kTtlS - 1));
   ASSERT_TRUE(svc_->authenticate(t->access_token).ok());
-  clock_.advance(std::chrono::seconds(61));  // past exp (ttl 60 s)
-  // Within the verifier's 30 s leeway a fresh check may still pass; the cache
-  // must not extend the token further than that.
-  clock_.advance(std::chrono::seconds(30));
-  EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
+  clock_.advance(std::chrono::seconds(1 + kLeewayS));  // exactly exp + leeway
+  auto r = svc_->authenticate(t->access_token);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "token expired");
+}
+
+// Two refreshes of one token at the same moment: exactly one wins. The other
+// finds the token used, which is what a stolen copy looks like, so the replay
+// rule revokes the session: the winner's new tokens die with it.
+TEST_F(IdentityServiceTest, ConcurrentRefreshOfOneToken) {
+  for (int round = 0; round < 5; ++round) {
+    auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
+    ASSERT_TRUE(t.ok());
+    std::optional<Result<Tokens>> results[2];
+    std::atomic<int> ready{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i)
+      threads.emplace_back([&, i] {
+        ready.fetch_add(1);
+        while (ready.load() < 2) {
+        }
+        results[i].emplace(svc_->refresh(t->refresh_token));
+      });
+    for (auto& th : threads) th.join();
+    const int wins = (results[0]->ok() ? 1 : 0) + (results[1]->ok() ? 1 : 0);
+    ASSERT_EQ(wins, 1) << "round " << round;
+    const Result<Tokens>& winner = results[0]->ok() ? *results[0] : *results[1];
+    const Result<Tokens>& loser = results[0]->ok() ? *results[1] : *results[0];
+    EXPECT_EQ(loser.error().code, ErrorCode::kUnauthenticated);
+    EXPECT_EQ(loser.error().message, "refresh token was already used; session revoked");
+    EXPECT_EQ(svc_->authenticate(winner->access_token).error().message, "session ended");
+    EXPECT_FALSE(svc_->refresh(winner->refresh_token).ok());
+  }
+}
+
+// A member moves between groups: both groups' member lists and the member's
+// own profile follow, also when the profile was served from the cache before.
+TEST_F(IdentityServiceTest, GroupChangesReachProfileAndBothGroups) {
+  auto m = svc_->create_user(admin_, {"mover@example.com", "maple-quartz-88"});
+  ASSERT_TRUE(m.ok());
+  auto from = svc_->create_group(admin_, {"from", "", {m->id}});
+  auto to = svc_->create_group(admin_, {"to"});
+  ASSERT_TRUE(from.ok() && to.ok());
+  Principal mover = login("mover@example.com", "maple-quartz-88");
+  EXPECT_EQ(svc_->get_profile(mover)->group_ids, std::vector<std::string>{from->id});
+  EXPECT_EQ(svc_->get_profile(mover)->group_ids, std::vector<std::string>{from->id});  // cached
+
+  auto added = svc_->add_member(admin_, to->id, m->id);
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(added->member_ids, std::vector<std::string>{m->id});
+  EXPECT_EQ(svc_->get_profile(mover)->group_ids,
+            (std::vector<std::string>{std::min(from->id, to->id), std::max(from->id, to->id)}));
+  auto removed = svc_->remove_member(admin_, from->id, m->id);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_TRUE(removed->member_ids.empty());
+
+  EXPECT_EQ(svc_->get_profile(mover)->group_ids, std::vector<std::string>{to->id});
+  EXPECT_EQ(svc_->get_user(admin_, m->id)->group_ids, std::vector<std::string>{to->id});
+  EXPECT_TRUE(svc_->get_group(mover, from->id)->member_ids.empty());
+  EXPECT_EQ(svc_->get_group(mover, to->id)->member_ids, std::vector<std::string>{m->id});
+  // Deleting the group takes it off the profile too.
+  ASSERT_TRUE(svc_->delete_group(admin_, to->id).ok());
+  EXPECT_TRUE(svc_->get_profile(mover)->group_ids.empty());
 }
 
 TEST(AuthCache, EpochAndExpiry) {
