@@ -56,6 +56,20 @@ Result<std::string> jwt_key(const Config& config) {
   return key;
 }
 
+identity::LoginLimits login_limits(const Config& config) {
+  const auto& a = config.auth;
+  identity::LoginLimits l;
+  l.pair_max_failures = a.login_pair_max_failures;
+  l.pair_max_backoff_s = static_cast<std::int64_t>(a.login_pair_max_backoff_s);
+  l.account_max_failures = a.login_account_max_failures;
+  l.account_max_backoff_s = static_cast<std::int64_t>(a.login_account_max_backoff_s);
+  l.address_max_failures = a.login_address_max_failures;
+  l.address_max_backoff_s = static_cast<std::int64_t>(a.login_address_max_backoff_s);
+  l.failure_window_s = static_cast<std::int64_t>(a.login_failure_window_s);
+  l.max_entries = static_cast<std::size_t>(a.login_limit_max_entries);
+  return l;
+}
+
 Status write_port_file(const std::string& path, std::uint16_t port) {
   fs::path tmp = path + ".tmp";
   {
@@ -103,7 +117,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
       *s.db, SystemClock::instance(), identity::PasswordHasher(),
       identity::IdentityOptions{*key, config.auth.issuer, config.auth.audience,
                                 static_cast<std::int64_t>(config.auth.access_ttl_s),
-                                static_cast<std::int64_t>(config.auth.refresh_ttl_s)});
+                                static_cast<std::int64_t>(config.auth.refresh_ttl_s),
+                                login_limits(config)});
   auto generated = s.identity->bootstrap(config.admin.email, config.admin.password);
   if (!generated) return generated.error();
   if (*generated) {

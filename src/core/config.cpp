@@ -117,6 +117,30 @@ const std::vector<KeyDef>& key_defs() {
       make_string("auth.jwt_secret",
                   "HS256 signing key (at least 32 bytes); empty: generated into <data_dir>/jwt.key",
                   OFFICE_FIELD(auth.jwt_secret)),
+      make_uint("auth.login_pair_max_failures",
+                "failed logins of one account from one address before back-off (0: off)",
+                OFFICE_FIELD(auth.login_pair_max_failures)),
+      make_uint("auth.login_pair_max_backoff_s",
+                "longest back-off of one account from one address, seconds",
+                OFFICE_FIELD(auth.login_pair_max_backoff_s)),
+      make_uint("auth.login_account_max_failures",
+                "failed logins of one account from any address before back-off (0: off)",
+                OFFICE_FIELD(auth.login_account_max_failures)),
+      make_uint("auth.login_account_max_backoff_s",
+                "longest back-off of one account from any address, seconds (keep short)",
+                OFFICE_FIELD(auth.login_account_max_backoff_s)),
+      make_uint("auth.login_address_max_failures",
+                "failed logins from one address to any account before back-off (0: off)",
+                OFFICE_FIELD(auth.login_address_max_failures)),
+      make_uint("auth.login_address_max_backoff_s",
+                "longest back-off of one address, seconds",
+                OFFICE_FIELD(auth.login_address_max_backoff_s)),
+      make_uint("auth.login_failure_window_s",
+                "a failed-login counter is forgotten this long after its last failure",
+                OFFICE_FIELD(auth.login_failure_window_s)),
+      make_uint("auth.login_limit_max_entries",
+                "failed-login counters kept in memory (least recently used dropped)",
+                OFFICE_FIELD(auth.login_limit_max_entries)),
       make_string("admin.email", "e-mail of the first admin, created on an empty database",
                   OFFICE_FIELD(admin.email)),
       make_string("admin.password",
@@ -236,6 +260,12 @@ Status validate_config(const Config& c) {
     return Error::invalid("auth.jwt_secret must be at least 32 bytes long");
   if (c.auth.access_ttl_s == 0 || c.auth.refresh_ttl_s == 0)
     return Error::invalid("auth.access_ttl_s and auth.refresh_ttl_s must be positive");
+  if (c.auth.login_pair_max_backoff_s == 0 || c.auth.login_account_max_backoff_s == 0 ||
+      c.auth.login_address_max_backoff_s == 0 || c.auth.login_failure_window_s == 0)
+    return Error::invalid(
+        "auth.login_*_max_backoff_s and auth.login_failure_window_s must be positive");
+  if (c.auth.login_limit_max_entries < 1000)
+    return Error::invalid("auth.login_limit_max_entries must be at least 1000");
   if (c.server.max_body_bytes == 0 || c.server.max_header_bytes < 1024)
     return Error::invalid("server.max_body_bytes must be > 0 and server.max_header_bytes >= 1024");
   return {};

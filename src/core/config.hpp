@@ -42,6 +42,15 @@ struct Config {
     std::uint64_t access_ttl_s = 900;          ///< access token lifetime
     std::uint64_t refresh_ttl_s = 30 * 86400;  ///< refresh token lifetime
     std::string jwt_secret;  ///< HS256 key; empty = generated once into <data_dir>/jwt.key
+    // Failed-login limits (docs/identity.md, "Login limits"); max_failures 0 turns a tier off.
+    std::uint32_t login_pair_max_failures = 5;
+    std::uint64_t login_pair_max_backoff_s = 900;
+    std::uint32_t login_account_max_failures = 20;
+    std::uint64_t login_account_max_backoff_s = 60;
+    std::uint32_t login_address_max_failures = 100;
+    std::uint64_t login_address_max_backoff_s = 900;
+    std::uint64_t login_failure_window_s = 3600;
+    std::uint64_t login_limit_max_entries = 100'000;
   } auth;
   struct Admin {
     std::string email = "admin@example.com";  ///< first admin, created on an empty database

@@ -62,6 +62,11 @@ TEST(Config, Validation) {
   EXPECT_FALSE(load_config(std::nullopt, {}, {{"server.listen", "1.2.3.4:70000"}}));
   EXPECT_FALSE(load_config(std::nullopt, {}, {{"log.level", "loud"}}));
   EXPECT_FALSE(load_config(std::nullopt, {}, {{"auth.jwt_secret", "short"}}));
+  EXPECT_FALSE(load_config(std::nullopt, {}, {{"auth.login_account_max_backoff_s", "0"}}));
+  EXPECT_FALSE(load_config(std::nullopt, {}, {{"auth.login_limit_max_entries", "10"}}));
+  auto limits = load_config(std::nullopt, {"OFFICE_AUTH_LOGIN_PAIR_MAX_FAILURES=0"}, {});
+  ASSERT_TRUE(limits.ok());
+  EXPECT_EQ(limits->auth.login_pair_max_failures, 0u);
   EXPECT_FALSE(load_config(std::string("/nonexistent/office.yaml"), {}, {}));
   auto v6 = parse_listen_address("[::1]:0");
   ASSERT_TRUE(v6);

@@ -90,9 +90,16 @@ json to_json(const Tokens& t) {
 
 Response ok(int status, const json& body) { return Response::json(status, body.dump()); }
 
+// Response::error plus `Retry-After` when the error says when to retry.
+Response error_reply(const Error& e) {
+  Response r = Response::error(e);
+  if (e.retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s));
+  return r;
+}
+
 template <class T>
 Response reply(const Result<T>& r, int status = 200) {
-  if (!r) return Response::error(r.error());
+  if (!r) return error_reply(r.error());
   return ok(status, to_json(*r));
 }
 
@@ -100,7 +107,7 @@ Response reply(const Result<T>& r, int status = 200) {
 // NOLINTBEGIN(bugprone-macro-parentheses): `var` names a declaration.
 #define OFFICE_TRY_ASSIGN(var, expr)                               \
   auto var##_result = (expr);                                      \
-  if (!var##_result) return Response::error(var##_result.error()); \
+  if (!var##_result) return error_reply(var##_result.error()); \
   auto var = std::move(*var##_result)
 // NOLINTEND(bugprone-macro-parentheses)
 
@@ -118,13 +125,13 @@ Result<PageRequest> page_of(const Request& req) {
 }
 
 Response reply(const Result<User>& r, int status = 200) {
-  if (!r) return Response::error(r.error());
+  if (!r) return error_reply(r.error());
   return Response::json(status, user_json(*r));
 }
 
 template <class T>
 Response page_reply(const Result<Page<T>>& r, const char* key) {
-  if (!r) return Response::error(r.error());
+  if (!r) return error_reply(r.error());
   json items = json::array();
   for (const auto& i : r->items) items.push_back(to_json(i));
   return ok(200, {{key, items}, {"nextPageToken", r->next_page_token}});
@@ -190,7 +197,7 @@ void auth_routes(net::Router& r, IdentityService& s) {
         OFFICE_TRY_ASSIGN(email, body.string("email"));
         OFFICE_TRY_ASSIGN(password, body.string("password"));
         OFFICE_TRY_ASSIGN(tenant, body.opt_string("tenant"));
-        return reply(s.login(email, password, tenant.value_or("")));
+        return reply(s.login(email, password, tenant.value_or(""), req.remote_address));
       },
       pub);
   r.add(
@@ -206,7 +213,7 @@ void auth_routes(net::Router& r, IdentityService& s) {
       [&s](Request& req) {
         OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
         OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
-        if (auto st = s.logout(token); !st) return Response::error(st.error());
+        if (auto st = s.logout(token); !st) return error_reply(st.error());
         return Response::no_content();
       },
       pub);
@@ -300,7 +307,7 @@ void group_routes(net::Router& r, IdentityService& s) {
       Method::kDelete, "/api/v1/groups/{id}",
       [&s](Request& req) {
         if (auto st = s.delete_group(req.caller(), req.param("id")); !st)
-          return Response::error(st.error());
+          return error_reply(st.error());
         return Response::no_content();
       },
       writes);
@@ -321,7 +328,7 @@ void group_routes(net::Router& r, IdentityService& s) {
 void tenant_routes(net::Router& r, IdentityService& s) {
   r.add(Method::kGet, "/api/v1/tenants", [&s](Request& req) {
     auto list = s.list_tenants(req.caller());
-    if (!list) return Response::error(list.error());
+    if (!list) return error_reply(list.error());
     json items = json::array();
     for (const auto& t : *list) items.push_back(to_json(t));
     return ok(200, {{"tenants", items}});
@@ -341,7 +348,7 @@ void tenant_routes(net::Router& r, IdentityService& s) {
         t.admin_email = email;
         t.admin_password = password;
         auto made = s.create_tenant(req.caller(), t);
-        if (!made) return Response::error(made.error());
+        if (!made) return error_reply(made.error());
         return ok(201, {{"tenant", to_json(made->first)}, {"admin", to_json(made->second)}});
       },
       net::RouteOptions{.auth = true, .offload = true});

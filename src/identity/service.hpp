@@ -26,9 +26,18 @@ class IdentityService {
   // --- sessions -----------------------------------------------------------
   /// Checks the password (Argon2id: slow, call off the I/O threads) and opens a
   /// session. Wrong e-mail, password, tenant or a disabled user all give the
-  /// same kUnauthenticated "invalid credentials".
+  /// same kUnauthenticated "invalid credentials". Failed logins are limited
+  /// per account, per client address and per both (exponential back-off):
+  /// while a limit holds, login answers kResourceExhausted with
+  /// Error::retry_after_s and does not look at the password.
+  /// `client_address` is the caller's IP address as the server sees it.
   virtual Result<Tokens> login(std::string_view email, std::string_view password,
-                               std::string_view tenant_slug) = 0;
+                               std::string_view tenant_slug, std::string_view client_address) = 0;
+  /// login() for in-process callers with no client address (tests, tools).
+  Result<Tokens> login(std::string_view email, std::string_view password,
+                       std::string_view tenant_slug) {
+    return login(email, password, tenant_slug, {});
+  }
   /// Rotates a refresh token: the old one stops working. Presenting an already
   /// rotated token revokes its whole session (token theft detection).
   virtual Result<Tokens> refresh(std::string_view refresh_token) = 0;

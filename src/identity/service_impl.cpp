@@ -106,7 +106,8 @@ IdentityServiceImpl::IdentityServiceImpl(storage::Database& db, const Clock& clo
       clock_(clock),
       hasher_(hasher),
       options_(std::move(options)),
-      jwt_(options_.jwt_key, options_.issuer, options_.audience, clock) {
+      jwt_(options_.jwt_key, options_.issuer, options_.audience, clock),
+      limiter_(clock, options_.login_limits) {
   auto h = hasher_.hash(random_token(16));
   if (h) dummy_hash_ = *h;
 }
@@ -191,12 +192,29 @@ Result<Tokens> IdentityServiceImpl::open_session(Tx& tx, const User& user) {
 }
 
 Result<Tokens> IdentityServiceImpl::login(std::string_view email_in, std::string_view password,
-                                          std::string_view tenant_slug) {
-  const Error invalid = Error::unauthenticated("invalid credentials");
-  if (password.size() > 1024) return invalid;
+                                          std::string_view tenant_slug,
+                                          std::string_view client_address) {
   auto email = normalize_email(email_in);
   if (!email) return email.error();
   std::string slug = tenant_slug.empty() ? "default" : std::string(tenant_slug);
+  // The account as typed, so that unknown accounts are limited like real ones.
+  const std::string account = slug + "/" + *email;
+  if (auto wait = limiter_.blocked_for(account, client_address))
+    return Error::exhausted("too many failed logins; retry in " + std::to_string(*wait) + " s",
+                            *wait);
+  Result<Tokens> out = login_checked(*email, password, slug);
+  if (out)
+    limiter_.record_success(account, client_address);
+  else if (out.error().code == ErrorCode::kUnauthenticated)
+    limiter_.record_failure(account, client_address);
+  return out;
+}
+
+Result<Tokens> IdentityServiceImpl::login_checked(const std::string& email,
+                                                  std::string_view password,
+                                                  const std::string& slug) {
+  const Error invalid = Error::unauthenticated("invalid credentials");
+  if (password.size() > 1024) return invalid;
   struct Found {
     std::optional<store::UserRow> row;
   };
@@ -204,7 +222,7 @@ Result<Tokens> IdentityServiceImpl::login(std::string_view email_in, std::string
     auto tenant = store::tenant_by_slug(tx, slug);
     if (!tenant) return tenant.error();
     if (!*tenant) return Found{};
-    auto row = store::user_by_email(tx, (*tenant)->id, *email);
+    auto row = store::user_by_email(tx, (*tenant)->id, email);
     if (!row) return row.error();
     return Found{std::move(*row)};
   });

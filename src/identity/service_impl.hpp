@@ -7,6 +7,7 @@
 #include "core/clock.hpp"
 #include "identity/auth_cache.hpp"
 #include "identity/jwt.hpp"
+#include "identity/login_limiter.hpp"
 #include "identity/password.hpp"
 #include "identity/service.hpp"
 #include "storage/database.hpp"
@@ -19,6 +20,7 @@ struct IdentityOptions {
   std::string audience = "office-suite";
   std::int64_t access_ttl_s = 900;
   std::int64_t refresh_ttl_s = 30 * 86400;
+  LoginLimits login_limits;
 };
 
 /// What purge_expired() deleted.
@@ -48,8 +50,9 @@ class IdentityServiceImpl final : public IdentityService {
   /// (e.g. hourly). Returns how many rows went.
   Result<PurgeCounts> purge_expired(int batch = 1000);
 
+  using IdentityService::login;
   Result<Tokens> login(std::string_view email, std::string_view password,
-                       std::string_view tenant_slug) override;
+                       std::string_view tenant_slug, std::string_view client_address) override;
   Result<Tokens> refresh(std::string_view refresh_token) override;
   Status logout(std::string_view refresh_token) override;
   Result<Principal> authenticate(std::string_view access_token) const override;
@@ -78,6 +81,9 @@ class IdentityServiceImpl final : public IdentityService {
 
  private:
   Result<Tokens> open_session(storage::Tx& tx, const User& user);
+  // login() after the limiter let it through.
+  Result<Tokens> login_checked(const std::string& email, std::string_view password,
+                               const std::string& slug);
   Result<User> make_user(const std::string& tenant_id, const NewUser& u, bool platform_admin);
   Result<Group> set_membership(const Principal& p, std::string_view group_id,
                                std::string_view user_id, bool add);
@@ -88,6 +94,7 @@ class IdentityServiceImpl final : public IdentityService {
   IdentityOptions options_;
   JwtCodec jwt_;
   std::string dummy_hash_;
+  LoginLimiter limiter_;
   mutable AuthCache cache_;  ///< hot-path memo; invalidate_all() after identity writes  ///<
                              ///< verified against when the e-mail is unknown (equal timing)
 };

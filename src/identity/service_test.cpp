@@ -93,6 +93,33 @@ TEST_F(IdentityServiceTest, LoginFailuresAreUniform) {
   EXPECT_EQ(svc_->login("not-an-email", "x", "").error().code, ErrorCode::kInvalidArgument);
 }
 
+TEST_F(IdentityServiceTest, FailedLoginsAreRateLimited) {
+  const LoginLimits defaults;  // pair tier: 5 failures, then 1 s, 2 s, ...
+  for (std::uint32_t i = 0; i < defaults.pair_max_failures + 1; ++i)
+    EXPECT_EQ(svc_->login("admin@example.com", "wrong-guess-99", "", "10.1.1.1").error().code,
+              ErrorCode::kUnauthenticated);
+  // Blocked now: even the right password is not looked at.
+  auto blocked = svc_->login("admin@example.com", "tulip-orbit-9371", "", "10.1.1.1");
+  ASSERT_FALSE(blocked.ok());
+  EXPECT_EQ(blocked.error().code, ErrorCode::kResourceExhausted);
+  EXPECT_EQ(blocked.error().retry_after_s, 1);
+  EXPECT_EQ(blocked.error().message, "too many failed logins; retry in 1 s");
+  // The user at another address is not locked out.
+  EXPECT_TRUE(svc_->login("admin@example.com", "tulip-orbit-9371", "", "10.2.2.2").ok());
+  // Unknown accounts and unknown tenants are limited the same way.
+  for (std::uint32_t i = 0; i < defaults.pair_max_failures + 1; ++i)
+    (void)svc_->login("ghost@example.com", "wrong-guess-99", "nope", "10.1.1.1");
+  EXPECT_EQ(svc_->login("ghost@example.com", "x-any-pw-1", "nope", "10.1.1.1").error().code,
+            ErrorCode::kResourceExhausted);
+  clock_.advance(std::chrono::seconds(1));
+  auto later = svc_->login("admin@example.com", "tulip-orbit-9371", "", "10.1.1.1");
+  ASSERT_TRUE(later.ok()) << later.error().message;
+  // Success cleared the pair: the next mistake does not block at once.
+  EXPECT_EQ(svc_->login("admin@example.com", "wrong-guess-99", "", "10.1.1.1").error().code,
+            ErrorCode::kUnauthenticated);
+  EXPECT_TRUE(svc_->login("admin@example.com", "tulip-orbit-9371", "", "10.1.1.1").ok());
+}
+
 TEST_F(IdentityServiceTest, AccessTokenExpires) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(t.ok());

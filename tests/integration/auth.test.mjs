@@ -50,6 +50,23 @@ test("wrong credentials are one uniform 401", async () => {
   }
 });
 
+test("failed logins back off with 429 and Retry-After", async () => {
+  const limited = await startServer({ env: { OFFICE_AUTH_LOGIN_PAIR_MAX_FAILURES: "2" } });
+  try {
+    const attempt = (password) => api(limited.base, "POST", "/api/v1/auth/login", { body: { email: ADMIN.email, password } });
+    for (let i = 0; i < 3; i++) expectError(assert, await attempt("wrong-guess-99"), 401, "UNAUTHENTICATED");
+    const blocked = await attempt(ADMIN.password);  // even the right password waits
+    expectError(assert, blocked, 429, "RESOURCE_EXHAUSTED");
+    const retry = Number(blocked.headers.get("retry-after"));
+    assert.ok(retry >= 1 && retry <= 2, `Retry-After: ${blocked.headers.get("retry-after")}`);
+    assert.match(blocked.json.error.message, /too many failed logins/);
+    await new Promise((r) => setTimeout(r, retry * 1000 + 100));
+    assert.equal((await attempt(ADMIN.password)).status, 200);
+  } finally {
+    assert.equal((await limited.stop()).code, 0);
+  }
+});
+
 test("bad and expired tokens get 401", async () => {
   const me = (token, headers) => api(srv.base, "GET", "/api/v1/users/me", { token, headers });
   expectError(assert, await me(), 401, "UNAUTHENTICATED");
