@@ -9,9 +9,10 @@
 
 #include "core/hex.hpp"
 #include "core/random.hpp"
-#include "core/secret_file.hpp"
+#include "core/json_body.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
+#include "identity/token_keys.hpp"
 #include "identity/store.hpp"
 #include "net/server.hpp"
 #include "storage/database.hpp"
@@ -38,22 +39,17 @@ struct App::Impl {
 
 namespace {
 
-// The HS256 key: from config, else <data_dir>/jwt.key, created once (0600,
-// atomically: see read_or_create_secret_file).
-Result<std::string> jwt_key(const Config& config) {
-  if (!config.auth.jwt_secret.empty()) return config.auth.jwt_secret;
-  std::string path = (fs::path(config.data_dir) / "jwt.key").string();
-  auto content = read_or_create_secret_file(path, [] {
-    std::string raw(32, '\0');
-    secure_random(raw.data(), raw.size());
-    return base64url_encode(raw) + "\n";
-  });
-  if (!content) return content.error();
-  std::string key = content->substr(0, content->find('\n'));
-  if (key.size() < 32)
-    return Error::unavailable(path + " holds no key of at least 32 bytes; remove it to generate a "
-                              "new one (everybody signed in must then refresh their token)");
-  return key;
+identity::KeyRingOptions key_ring_options(const Config& config) {
+  identity::KeyRingOptions o;
+  o.data_dir = config.data_dir;
+  o.algorithm = config.auth.jwt_algorithm == "HS256" ? identity::JwtAlg::kHS256
+                                                     : identity::JwtAlg::kEdDSA;
+  o.hs256_secret = config.auth.jwt_secret;
+  o.issuer = config.auth.issuer;
+  o.audience = config.auth.audience;
+  o.access_ttl_s = static_cast<std::int64_t>(config.auth.access_ttl_s);
+  o.rotate_after_s = static_cast<std::int64_t>(config.auth.jwt_key_rotate_s);
+  return o;
 }
 
 identity::LoginLimits login_limits(const Config& config) {
@@ -111,12 +107,11 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   s.db = std::move(*db);
   if (auto st = s.db->migrate(identity::store::migrations()); !st) return st.error();
 
-  auto key = jwt_key(config);
-  if (!key) return key.error();
+  auto keys = identity::KeyRing::open(key_ring_options(config), SystemClock::instance());
+  if (!keys) return keys.error();
   s.identity = std::make_unique<identity::IdentityServiceImpl>(
       *s.db, SystemClock::instance(), identity::PasswordHasher(),
-      identity::IdentityOptions{*key, config.auth.issuer, config.auth.audience,
-                                static_cast<std::int64_t>(config.auth.access_ttl_s),
+      identity::IdentityOptions{*keys, static_cast<std::int64_t>(config.auth.access_ttl_s),
                                 static_cast<std::int64_t>(config.auth.refresh_ttl_s),
                                 login_limits(config)});
   auto generated = s.identity->bootstrap(config.admin.email, config.admin.password);
@@ -165,6 +160,21 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
 }
 
 std::uint16_t App::port() const { return impl_->port; }
+
+Result<std::string> rotate_signing_key(const Config& config) {
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec)
+    return Error::unavailable("cannot create data_dir " + config.data_dir + ": " + ec.message());
+  auto ring = identity::KeyRing::open(key_ring_options(config), SystemClock::instance());
+  if (!ring) return ring.error();
+  auto kid = (*ring)->rotate();
+  if (!kid) return kid.error();
+  std::string out = "new signing key " + *kid;
+  if (std::int64_t until = (*ring)->retired_keys_valid_until_s(); until > 0)
+    out += "; the previous key verifies tokens until " + rfc3339_ms(until * 1000);
+  return out;
+}
 
 int App::run() {
   impl_->server->run(true);

@@ -28,7 +28,7 @@ class ProtoJson : public ::testing::Test {
     ASSERT_TRUE(db_->migrate(identity::store::migrations()).ok());
     svc_ = std::make_unique<identity::IdentityServiceImpl>(
         *db_, clock_, identity::PasswordHasher::for_tests(),
-        identity::IdentityOptions{.jwt_key = std::string(32, 'k')});
+        identity::IdentityOptions{});
     ASSERT_TRUE(svc_->bootstrap("admin@example.com", "tulip-orbit-9371").ok());
     identity::register_routes(router_, *svc_);
   }
@@ -108,6 +108,12 @@ TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
                                     R"({"refreshToken":")" + login.refresh_token() + R"("})"),
                                200);
   EXPECT_NE(refreshed.refresh_token(), login.refresh_token());
+  token_.clear();  // public
+  auto jwks = parse<pb::JwkSet>(call(net::Method::kGet, "/.well-known/jwks.json"), 200);
+  ASSERT_EQ(jwks.keys_size(), 1);
+  EXPECT_EQ(jwks.keys(0).kty(), "OKP");
+  EXPECT_EQ(jwks.keys(0).crv(), "Ed25519");
+  EXPECT_FALSE(jwks.keys(0).kid().empty());
 }
 
 }  // namespace

@@ -114,8 +114,17 @@ const std::vector<KeyDef>& key_defs() {
                 OFFICE_FIELD(auth.access_ttl_s)),
       make_uint("auth.refresh_ttl_s", "refresh token lifetime in seconds",
                 OFFICE_FIELD(auth.refresh_ttl_s)),
+      make_string("auth.jwt_algorithm",
+                  "access token signatures: EdDSA (Ed25519 keys in <data_dir>/jwt_keys/) or HS256",
+                  OFFICE_FIELD(auth.jwt_algorithm)),
+      make_uint("auth.jwt_key_rotate_s",
+                "EdDSA: a signing key older than this is replaced by a new one (0: only by "
+                "`office-suite keys rotate`)",
+                OFFICE_FIELD(auth.jwt_key_rotate_s)),
       make_string("auth.jwt_secret",
-                  "HS256 signing key (at least 32 bytes); empty: generated into <data_dir>/jwt.key",
+                  "HS256 signing key (at least 32 bytes); empty: generated into "
+                  "<data_dir>/jwt.key. With EdDSA it only verifies tokens issued before the "
+                  "upgrade",
                   OFFICE_FIELD(auth.jwt_secret)),
       make_uint("auth.login_pair_max_failures",
                 "failed logins of one account from one address before back-off (0: off)",
@@ -256,6 +265,9 @@ Status validate_config(const Config& c) {
   if (c.log.format != "json" && c.log.format != "text")
     return Error::invalid("log.format must be json or text; got '" + c.log.format + "'");
   if (c.data_dir.empty()) return Error::invalid("data_dir must not be empty");
+  if (c.auth.jwt_algorithm != "EdDSA" && c.auth.jwt_algorithm != "HS256")
+    return Error::invalid("auth.jwt_algorithm must be EdDSA or HS256; got '" +
+                          c.auth.jwt_algorithm + "'");
   if (!c.auth.jwt_secret.empty() && c.auth.jwt_secret.size() < 32)
     return Error::invalid("auth.jwt_secret must be at least 32 bytes long");
   if (c.auth.access_ttl_s == 0 || c.auth.refresh_ttl_s == 0)

@@ -63,6 +63,9 @@ TEST(Config, Validation) {
   EXPECT_FALSE(load_config(std::nullopt, {}, {{"log.level", "loud"}}));
   EXPECT_FALSE(load_config(std::nullopt, {}, {{"auth.jwt_secret", "short"}}));
   EXPECT_FALSE(load_config(std::nullopt, {}, {{"auth.login_account_max_backoff_s", "0"}}));
+  EXPECT_FALSE(load_config(std::nullopt, {}, {{"auth.jwt_algorithm", "none"}}));
+  EXPECT_FALSE(load_config(std::nullopt, {}, {{"auth.jwt_algorithm", "RS256"}}));
+  EXPECT_EQ(load_config(std::nullopt, {}, {})->auth.jwt_algorithm, "EdDSA");
   EXPECT_FALSE(load_config(std::nullopt, {}, {{"auth.login_limit_max_entries", "10"}}));
   auto limits = load_config(std::nullopt, {"OFFICE_AUTH_LOGIN_PAIR_MAX_FAILURES=0"}, {});
   ASSERT_TRUE(limits.ok());

@@ -80,6 +80,10 @@ std::string parent_dir(const std::string& path) {
 
 }  // namespace
 
+Result<std::optional<std::string>> read_secret_file(const std::string& path) {
+  return read_existing(path);
+}
+
 Result<std::string> read_or_create_secret_file(const std::string& path,
                                                const std::function<std::string()>& generate) {
   auto existing = read_existing(path);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "core/result.hpp"
@@ -25,5 +26,9 @@ namespace office {
 /// Thread-safe and safe across processes.
 Result<std::string> read_or_create_secret_file(const std::string& path,
                                                const std::function<std::string()>& generate);
+
+/// Reads a secret file like read_or_create_secret_file, or nullopt when it
+/// does not exist (nothing is created).
+Result<std::optional<std::string>> read_secret_file(const std::string& path);
 
 }  // namespace office

@@ -190,6 +190,16 @@ class SessionSocket final : public net::WebSocketHandler {
 
 void auth_routes(net::Router& r, IdentityService& s) {
   net::RouteOptions pub{.auth = false, .offload = true};
+  // Public keys for services that verify access tokens themselves. Cached
+  // briefly: after a rotation, verifiers refetch on an unknown kid anyway.
+  r.add(
+      Method::kGet, "/.well-known/jwks.json",
+      [&s](Request&) {
+        Response resp = Response::json(200, s.jwks());
+        resp.headers.emplace_back("Cache-Control", "public, max-age=300");
+        return resp;
+      },
+      net::RouteOptions{.auth = false});
   r.add(
       Method::kPost, "/api/v1/auth/login",
       [&s](Request& req) {

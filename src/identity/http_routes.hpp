@@ -6,7 +6,8 @@
 namespace office::identity {
 
 /// Registers the identity REST routes (/api/v1/auth/*, /users, /groups,
-/// /tenants), the session WebSocket /api/v1/ws, and the router's
+/// /tenants, the public GET /.well-known/jwks.json), the session WebSocket
+/// /api/v1/ws, and the router's
 /// authenticator (Bearer header; for WebSocket upgrades also the
 /// `access_token` query parameter or cookie). `service` must outlive the router.
 void register_routes(net::Router& router, IdentityService& service);

@@ -45,6 +45,9 @@ class IdentityService {
   virtual Status logout(std::string_view refresh_token) = 0;
   /// Verifies an access token and that its session and user are still active.
   virtual Result<Principal> authenticate(std::string_view access_token) const = 0;
+  /// The public keys that verify access tokens, as a JWK Set (RFC 7517):
+  /// what services that only verify tokens load (JwtVerifier::from_jwks).
+  virtual std::string jwks() const = 0;
 
   // --- users ---------------------------------------------------------------
   virtual Result<User> get_profile(const Principal& p) const = 0;

@@ -106,7 +106,7 @@ IdentityServiceImpl::IdentityServiceImpl(storage::Database& db, const Clock& clo
       clock_(clock),
       hasher_(hasher),
       options_(std::move(options)),
-      jwt_(options_.jwt_key, options_.issuer, options_.audience, clock),
+      keys_(options_.keys ? options_.keys : ephemeral_token_keys(clock)),
       limiter_(clock, options_.login_limits) {
   auto h = hasher_.hash(random_token(16));
   if (h) dummy_hash_ = *h;
@@ -184,8 +184,10 @@ Result<Tokens> IdentityServiceImpl::open_session(Tx& tx, const User& user) {
       !st)
     return st.error();
   std::int64_t now_s = now_ms / 1000;
-  t.access_token = jwt_.sign(AccessClaims{user.id, user.tenant_id, session_id, now_s, now_s,
-                                          now_s + options_.access_ttl_s, new_id(clock_)});
+  auto access = keys_->sign(AccessClaims{user.id, user.tenant_id, session_id, now_s, now_s,
+                                         now_s + options_.access_ttl_s, new_id(clock_)});
+  if (!access) return access.error();
+  t.access_token = std::move(*access);
   t.expires_in = options_.access_ttl_s;
   t.user = user;
   return t;
@@ -287,8 +289,11 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
             !st)
           return st.error();
         std::int64_t now_s = now_ms / 1000;
-        t.access_token = jwt_.sign(AccessClaims{r.user_id, r.tenant_id, r.session_id, now_s, now_s,
-                                                now_s + options_.access_ttl_s, new_id(clock_)});
+        auto access = keys_->sign(AccessClaims{r.user_id, r.tenant_id, r.session_id, now_s,
+                                               now_s, now_s + options_.access_ttl_s,
+                                               new_id(clock_)});
+        if (!access) return access.error();
+        t.access_token = std::move(*access);
         t.expires_in = options_.access_ttl_s;
         t.user = std::move(**user);
         return std::optional<Tokens>(std::move(t));
@@ -321,7 +326,7 @@ Status IdentityServiceImpl::logout(std::string_view refresh_token) {
 Result<Principal> IdentityServiceImpl::authenticate(std::string_view access_token) const {
   if (auto hit = cache_.principal(access_token, clock_.now_s())) return std::move(*hit);
   std::uint64_t epoch = cache_.epoch();
-  auto claims = jwt_.verify(access_token);
+  auto claims = keys_->verify(access_token);
   if (!claims) return claims.error();
   auto auth = read_value<std::optional<store::SessionAuth>>(db_, [&](Tx& tx) {
     return store::session_auth(tx, claims->tenant_id, claims->subject, claims->session_id);
@@ -340,6 +345,8 @@ Result<Principal> IdentityServiceImpl::authenticate(std::string_view access_toke
                        std::min(claims->expires_at, (*auth)->session_expire_ms / 1000), epoch);
   return p;
 }
+
+std::string IdentityServiceImpl::jwks() const { return keys_->jwks(); }
 
 Result<PurgeCounts> IdentityServiceImpl::purge_expired(int batch) {
   if (batch < 1) batch = 1;

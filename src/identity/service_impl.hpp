@@ -6,7 +6,7 @@
 
 #include "core/clock.hpp"
 #include "identity/auth_cache.hpp"
-#include "identity/jwt.hpp"
+#include "identity/token_keys.hpp"
 #include "identity/login_limiter.hpp"
 #include "identity/password.hpp"
 #include "identity/service.hpp"
@@ -15,9 +15,9 @@
 namespace office::identity {
 
 struct IdentityOptions {
-  std::string jwt_key;  ///< >= 32 bytes
-  std::string issuer = "office-suite";
-  std::string audience = "office-suite";
+  /// Signs and verifies access tokens (a KeyRing in the server); null: a
+  /// fresh in-memory Ed25519 key (tests).
+  std::shared_ptr<TokenKeys> keys;
   std::int64_t access_ttl_s = 900;
   std::int64_t refresh_ttl_s = 30 * 86400;
   LoginLimits login_limits;
@@ -78,6 +78,7 @@ class IdentityServiceImpl final : public IdentityService {
 
   Result<std::pair<Tenant, User>> create_tenant(const Principal& p, const NewTenant& t) override;
   Result<std::vector<Tenant>> list_tenants(const Principal& p) const override;
+  std::string jwks() const override;
 
  private:
   Result<Tokens> open_session(storage::Tx& tx, const User& user);
@@ -92,7 +93,7 @@ class IdentityServiceImpl final : public IdentityService {
   const Clock& clock_;
   PasswordHasher hasher_;
   IdentityOptions options_;
-  JwtCodec jwt_;
+  std::shared_ptr<TokenKeys> keys_;
   std::string dummy_hash_;
   LoginLimiter limiter_;
   mutable AuthCache cache_;  ///< hot-path memo; invalidate_all() after identity writes  ///<

@@ -30,7 +30,7 @@ class IdentityServiceTest : public ::testing::Test {
     svc_ = std::make_unique<IdentityServiceImpl>(
         *db_, clock_, PasswordHasher::for_tests(),
         IdentityOptions{
-            .jwt_key = std::string(32, 'k'), .access_ttl_s = 60, .refresh_ttl_s = 3600});
+            .access_ttl_s = 60, .refresh_ttl_s = 3600});
     auto boot = svc_->bootstrap("Admin@Example.com", "tulip-orbit-9371");
     ASSERT_TRUE(boot.ok()) << boot.error().message;
     admin_ = login("admin@example.com", "tulip-orbit-9371");
@@ -72,7 +72,7 @@ TEST_F(IdentityServiceTest, GeneratedAdminPassword) {
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)->migrate(store::migrations()).ok());
   IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(),
-                          IdentityOptions{.jwt_key = std::string(32, 'k')});
+                          IdentityOptions{});
   auto boot = svc.bootstrap("root@example.com", "");
   ASSERT_TRUE(boot.ok());
   ASSERT_TRUE(boot->has_value());
@@ -296,7 +296,7 @@ class RecordingDatabase final : public storage::Database {
 TEST_F(IdentityServiceTest, SessionAndRefreshQueriesAreScopedByTenant) {
   RecordingDatabase rec(*db_);
   IdentityServiceImpl svc(rec, clock_, PasswordHasher::for_tests(),
-                          IdentityOptions{.jwt_key = std::string(32, 'k'), .refresh_ttl_s = 60});
+                          IdentityOptions{.refresh_ttl_s = 60});
   auto u = svc.create_user(admin_, {"scoped@example.com", "maple-quartz-88"});
   ASSERT_TRUE(u.ok());
   auto t = svc.login("scoped@example.com", "maple-quartz-88", "");
@@ -402,7 +402,7 @@ TEST_F(IdentityServiceTest, PasswordPolicyEverywhere) {
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)->migrate(store::migrations()).ok());
   IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(),
-                          IdentityOptions{.jwt_key = std::string(32, 'k')});
+                          IdentityOptions{});
   auto boot = svc.bootstrap("root@example.com", "changeme");
   ASSERT_FALSE(boot.ok());
   EXPECT_NE(boot.error().message.find("admin.password"), std::string::npos) << boot.error().message;
