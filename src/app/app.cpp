@@ -125,9 +125,6 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
     std::fflush(stderr);
   }
 
-  identity::register_routes(s.router, *s.identity);
-  register_static_assets(s.router);
-
   auto listen = parse_listen_address(config.server.listen);
   if (!listen) return listen.error();
   net::ServerOptions opts;
@@ -150,6 +147,12 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   auto port = s.server->listen();
   if (!port) return port.error();
   s.port = *port;
+  // Routes are registered once the port is known (the default public origins
+  // name it) and before run() starts serving: the router is complete by then.
+  auto origins = public_origins(config, s.port);
+  if (!origins) return origins.error();
+  identity::register_routes(s.router, *s.identity, identity::WebOptions{*origins});
+  register_static_assets(s.router);
   if (!config.server.port_file.empty())
     if (auto st = write_port_file(config.server.port_file, s.port); !st) return st.error();
   spdlog::info("office-suite listening on http://{}:{} (data_dir {}, database {})",

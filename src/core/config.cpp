@@ -103,6 +103,10 @@ const std::vector<KeyDef>& key_defs() {
       make_uint("server.shutdown_grace_ms", "in-flight requests get this long on SIGTERM",
                 OFFICE_FIELD(server.shutdown_grace_ms)),
       make_bool("server.access_log", "log one line per request", OFFICE_FIELD(server.access_log)),
+      make_string("server.public_origins",
+                  "comma-separated origins the web app is served from (scheme://host[:port]); "
+                  "empty: http://127.0.0.1:PORT and http://localhost:PORT",
+                  OFFICE_FIELD(server.public_origins)),
       make_string("data_dir", "directory for the SQLite database and generated keys",
                   OFFICE_FIELD(data_dir)),
       make_string("log.level", "trace, debug, info, warn, error or off", OFFICE_FIELD(log.level)),
@@ -255,8 +259,71 @@ Result<std::pair<std::string, std::uint16_t>> parse_listen_address(std::string_v
   return std::pair{host, static_cast<std::uint16_t>(port)};
 }
 
+Result<std::string> normalize_origin(std::string_view origin) {
+  auto bad = [&] {
+    return Error::invalid("an origin is http(s)://host[:port] without a path, got '" +
+                          std::string(origin) + "'");
+  };
+  std::string o(origin);
+  while (!o.empty() && (o.back() == '/' || o.back() == ' ')) o.pop_back();
+  while (!o.empty() && o.front() == ' ') o.erase(0, 1);
+  auto sep = o.find("://");
+  if (sep == std::string::npos) return bad();
+  std::string scheme = o.substr(0, sep);
+  std::string rest = o.substr(sep + 3);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), ::tolower);
+  if (scheme != "http" && scheme != "https") return bad();
+  if (rest.empty() || rest.find_first_of("/?#@ ") != std::string::npos) return bad();
+  std::string host = rest, port;
+  auto colon = rest.rfind(':');
+  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    unsigned n = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || n == 0 ||
+        n > 65535)
+      return bad();
+    port = std::to_string(n);
+  }
+  if (host.empty()) return bad();
+  std::transform(host.begin(), host.end(), host.begin(), ::tolower);
+  if ((scheme == "http" && port == "80") || (scheme == "https" && port == "443")) port.clear();
+  return scheme + "://" + host + (port.empty() ? "" : ":" + port);
+}
+
+Result<std::vector<std::string>> public_origins(const Config& c, std::uint16_t bound_port) {
+  std::vector<std::string> out;
+  std::string_view list = c.server.public_origins;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (item.find_first_not_of(' ') == std::string_view::npos) continue;
+    auto o = normalize_origin(item);
+    if (!o) return Error::invalid("server.public_origins: " + o.error().message);
+    out.push_back(std::move(*o));
+  }
+  if (!out.empty()) return out;
+  const std::string port = std::to_string(bound_port);
+  out = {"http://127.0.0.1:" + port, "http://localhost:" + port};
+  auto listen = parse_listen_address(c.server.listen);
+  if (listen) {
+    const std::string& host = listen->first;
+    if (!host.empty() && host != "0.0.0.0" && host != "::" && host != "127.0.0.1" &&
+        host != "localhost") {
+      auto o = normalize_origin("http://" + (host.find(':') != std::string::npos ? "[" + host + "]"
+                                                                                    : host) +
+                                ":" + port);
+      if (o && std::find(out.begin(), out.end(), *o) == out.end()) out.push_back(*o);
+    }
+  }
+  return out;
+}
+
 Status validate_config(const Config& c) {
   if (auto r = parse_listen_address(c.server.listen); !r) return r.error();
+  if (auto o = public_origins(c, 1); !o) return o.error();
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::none_of(std::begin(kLevels), std::end(kLevels),
                    [&](const char* l) { return c.log.level == l; }))

@@ -77,6 +77,23 @@ TEST(Config, Validation) {
   EXPECT_EQ(v6->second, 0);
 }
 
+TEST(Config, PublicOrigins) {
+  Config c;
+  c.server.listen = "127.0.0.1:0";
+  EXPECT_EQ(*public_origins(c, 8123),
+            (std::vector<std::string>{"http://127.0.0.1:8123", "http://localhost:8123"}));
+  c.server.listen = "192.168.1.5:80";
+  EXPECT_EQ(public_origins(c, 80)->back(), "http://192.168.1.5");
+  c.server.public_origins = "HTTPS://Office.Example.com:443/, http://localhost:8080";
+  EXPECT_EQ(*public_origins(c, 1),
+            (std::vector<std::string>{"https://office.example.com", "http://localhost:8080"}));
+  EXPECT_EQ(*normalize_origin("http://[::1]:8080"), "http://[::1]:8080");
+  for (const char* bad : {"office.example.com", "ftp://x", "https://x/path", "https://x:0",
+                          "https://x:99999", "https://", "null", "https://u@x"})
+    EXPECT_FALSE(normalize_origin(bad).ok()) << bad;
+  EXPECT_FALSE(load_config(std::nullopt, {}, {{"server.public_origins", "https://x/app"}}));
+}
+
 TEST(Config, KeysListed) {
   auto keys = config_keys();
   ASSERT_FALSE(keys.empty());

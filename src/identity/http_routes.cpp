@@ -1,7 +1,9 @@
 #include "identity/http_routes.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/config.hpp"
 #include "core/json_body.hpp"
 #include "core/log.hpp"
 
@@ -188,7 +190,28 @@ class SessionSocket final : public net::WebSocketHandler {
   std::shared_ptr<net::WebSocketSession> session_;
 };
 
-void auth_routes(net::Router& r, IdentityService& s) {
+// Set-Cookie for the access token (browsers use it for the WebSocket, which
+// cannot carry an Authorization header); an empty token with max_age 0 clears it.
+std::string access_cookie(const WebOptions& web, std::string_view token, std::int64_t max_age_s) {
+  std::string c = "access_token=";
+  c.append(token);
+  c += "; Max-Age=" + std::to_string(max_age_s) + "; Path=/; HttpOnly; SameSite=Strict";
+  for (const auto& o : web.public_origins)
+    if (o.rfind("https://", 0) == 0) {
+      c += "; Secure";
+      break;
+    }
+  return c;
+}
+
+Response tokens_reply(const WebOptions& web, const Result<Tokens>& t) {
+  if (!t) return error_reply(t.error());
+  Response r = ok(200, to_json(*t));
+  r.headers.emplace_back("Set-Cookie", access_cookie(web, t->access_token, t->expires_in));
+  return r;
+}
+
+void auth_routes(net::Router& r, IdentityService& s, std::shared_ptr<const WebOptions> web) {
   net::RouteOptions pub{.auth = false, .offload = true};
   // Public keys for services that verify access tokens themselves. Cached
   // briefly: after a rotation, verifiers refetch on an unknown kid anyway.
@@ -202,29 +225,33 @@ void auth_routes(net::Router& r, IdentityService& s) {
       net::RouteOptions{.auth = false});
   r.add(
       Method::kPost, "/api/v1/auth/login",
-      [&s](Request& req) {
+      [&s, web](Request& req) {
         OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"email", "password", "tenant"}));
         OFFICE_TRY_ASSIGN(email, body.string("email"));
         OFFICE_TRY_ASSIGN(password, body.string("password"));
         OFFICE_TRY_ASSIGN(tenant, body.opt_string("tenant"));
-        return reply(s.login(email, password, tenant.value_or(""), req.remote_address));
+        return tokens_reply(*web,
+                            s.login(email, password, tenant.value_or(""), req.remote_address));
       },
       pub);
   r.add(
       Method::kPost, "/api/v1/auth/refresh",
-      [&s](Request& req) {
+      [&s, web](Request& req) {
         OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
         OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
-        return reply(s.refresh(token));
+        return tokens_reply(*web, s.refresh(token));
       },
       pub);
   r.add(
       Method::kPost, "/api/v1/auth/logout",
-      [&s](Request& req) {
+      [&s, web](Request& req) {
         OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
         OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
-        if (auto st = s.logout(token); !st) return error_reply(st.error());
-        return Response::no_content();
+        // The cookie goes whatever the outcome: the caller wants to be out.
+        Response resp = Response::no_content();
+        if (auto st = s.logout(token); !st) resp = error_reply(st.error());
+        resp.headers.emplace_back("Set-Cookie", access_cookie(*web, "", 0));
+        return resp;
       },
       pub);
 }
@@ -390,18 +417,39 @@ std::string access_token_of(const Request& req) {
   return {};
 }
 
-void register_routes(net::Router& router, IdentityService& service) {
-  router.set_authenticator([&service](const Request& req) -> Result<Principal> {
+// A cookie rides along on every request to our host, including a WebSocket
+// opened by another site's page; only an Origin we serve the app from may use it.
+Status check_cookie_origin(const Request& req, const WebOptions& web) {
+  auto origin = req.header("origin");
+  if (!origin)
+    return Error::denied("a WebSocket authenticated by cookie needs an Origin header");
+  auto normalized = normalize_origin(*origin);
+  if (normalized &&
+      std::find(web.public_origins.begin(), web.public_origins.end(), *normalized) !=
+          web.public_origins.end())
+    return {};
+  return Error::denied("origin " + std::string(origin->substr(0, 200)) +
+                       " may not use the access_token cookie (server.public_origins)");
+}
+
+void register_routes(net::Router& router, IdentityService& service, WebOptions web_in) {
+  auto web = std::make_shared<const WebOptions>(std::move(web_in));
+  router.set_authenticator([&service, web](const Request& req) -> Result<Principal> {
     // The header (every REST call) is looked at in place; only a WebSocket
     // upgrade's query parameter or cookie is copied out.
-    if (std::string_view bearer = bearer_token(req); !bearer.empty())
-      return service.authenticate(bearer);
-    std::string token = access_token_of(req);
-    if (token.empty())
-      return Error::unauthenticated("missing access token (Authorization: Bearer)");
-    return service.authenticate(token);
+    if (req.header("authorization")) {
+      if (std::string_view bearer = bearer_token(req); !bearer.empty())
+        return service.authenticate(bearer);
+    } else if (req.websocket_upgrade) {
+      if (auto q = req.query_param("access_token")) return service.authenticate(*q);
+      if (auto c = req.cookie("access_token")) {
+        if (auto st = check_cookie_origin(req, *web); !st) return st.error();
+        return service.authenticate(*c);
+      }
+    }
+    return Error::unauthenticated("missing access token (Authorization: Bearer)");
   });
-  auth_routes(router, service);
+  auth_routes(router, service, web);
   user_routes(router, service);
   group_routes(router, service);
   tenant_routes(router, service);
