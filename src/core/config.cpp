@@ -171,9 +171,24 @@ std::string env_name(std::string_view key) {
   return e;
 }
 
+// True when some key starts with "prefix." (so a map may be nested there).
+bool is_key_prefix(std::string_view prefix) {
+  for (const auto& d : key_defs()) {
+    std::string_view k = d.key;
+    if (k.size() > prefix.size() && k.substr(0, prefix.size()) == prefix && k[prefix.size()] == '.')
+      return true;
+  }
+  return false;
+}
+
 Status apply_yaml_node(Config& config, const YAML::Node& node, const std::string& prefix,
                        std::string_view origin) {
   if (node.IsMap()) {
+    // Only maps that lead to real keys are entered: an unknown section is an
+    // error at once, and a self-referential alias (a: &x {b: *x}) cannot
+    // recurse forever.
+    if (!prefix.empty() && !is_key_prefix(prefix))
+      return Error::invalid(std::string(origin) + ": unknown configuration key '" + prefix + "'");
     for (const auto& kv : node) {
       std::string name = kv.first.as<std::string>();
       std::string key = prefix.empty() ? name : prefix + "." + name;

@@ -55,6 +55,12 @@ TEST(Config, TypeErrorsNamed) {
   EXPECT_FALSE(apply_config_yaml(c, "server:\n  listen: [a]\n", "f.yaml"));
   EXPECT_FALSE(apply_config_yaml(c, "{{{{", "f.yaml"));
   EXPECT_TRUE(apply_config_yaml(c, "", "empty.yaml"));
+  // Found by the config_yaml fuzzer: a self-referential alias recursed forever.
+  auto cyclic = apply_config_yaml(c, "a: &x {b: *x}\n", "f.yaml");
+  ASSERT_FALSE(cyclic);
+  EXPECT_NE(cyclic.error().message.find("unknown configuration key 'a'"), std::string::npos);
+  EXPECT_FALSE(apply_config_yaml(c, "server: &x {listen: *x}\n", "f.yaml"));
+  EXPECT_FALSE(apply_config_yaml(c, "server:\n  tls:\n    cert: x\n", "f.yaml"));
 }
 
 TEST(Config, Validation) {

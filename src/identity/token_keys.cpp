@@ -205,17 +205,19 @@ Status KeyRing::load() const {
 
   std::vector<StoredKey> keys;
   for (const auto& [generation, path] : files) {
-    // The first generation is created here on a fresh install; the others exist.
-    auto text = generation == 1 && files.size() == 1
-                    ? read_or_create_secret_file(path, [now] { return new_key_file(now); })
-                    : [&]() -> Result<std::string> {
-                        auto t = read_secret_file(path);
-                        if (!t) return t.error();
-                        if (!*t) return Error::unavailable(path + " disappeared");
-                        return std::move(**t);
-                      }();
-    if (!text) return text.error();
-    auto key = parse_key_file(path, generation, *text);
+    std::string text;
+    if (generation == 1 && files.size() == 1) {
+      // A fresh install: the first generation is created here.
+      auto created = read_or_create_secret_file(path, [now] { return new_key_file(now); });
+      if (!created) return created.error();
+      text = std::move(*created);
+    } else {
+      auto existing = read_secret_file(path);
+      if (!existing) return existing.error();
+      if (!*existing) return Error::unavailable(path + " disappeared while loading the keys");
+      text = std::move(**existing);
+    }
+    auto key = parse_key_file(path, generation, text);
     if (!key) return key.error();
     keys.push_back(std::move(*key));
   }
