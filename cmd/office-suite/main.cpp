@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
     std::vector<std::pair<std::string, std::string>> over;
     if (!rotate_data_dir.empty()) over.emplace_back("data_dir", rotate_data_dir);
     auto config = office::load_config(
-        rotate_config.empty() ? std::nullopt : std::optional<std::string>(rotate_config), env, over);
+        rotate_config.empty() ? std::nullopt : std::optional<std::string>(rotate_config), env,
+        over);
     if (!config) {
       std::cerr << "office-suite: " << config.error().message << "\n";
       return 2;

@@ -8,12 +8,12 @@
 #include <iostream>
 
 #include "core/hex.hpp"
-#include "core/random.hpp"
 #include "core/json_body.hpp"
+#include "core/random.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
-#include "identity/token_keys.hpp"
 #include "identity/store.hpp"
+#include "identity/token_keys.hpp"
 #include "net/server.hpp"
 #include "storage/database.hpp"
 
@@ -42,8 +42,8 @@ namespace {
 identity::KeyRingOptions key_ring_options(const Config& config) {
   identity::KeyRingOptions o;
   o.data_dir = config.data_dir;
-  o.algorithm = config.auth.jwt_algorithm == "HS256" ? identity::JwtAlg::kHS256
-                                                     : identity::JwtAlg::kEdDSA;
+  o.algorithm =
+      config.auth.jwt_algorithm == "HS256" ? identity::JwtAlg::kHS256 : identity::JwtAlg::kEdDSA;
   o.hs256_secret = config.auth.jwt_secret;
   o.issuer = config.auth.issuer;
   o.audience = config.auth.audience;

@@ -27,8 +27,7 @@ class ProtoJson : public ::testing::Test {
     db_ = std::move(*db);
     ASSERT_TRUE(db_->migrate(identity::store::migrations()).ok());
     svc_ = std::make_unique<identity::IdentityServiceImpl>(
-        *db_, clock_, identity::PasswordHasher::for_tests(),
-        identity::IdentityOptions{});
+        *db_, clock_, identity::PasswordHasher::for_tests(), identity::IdentityOptions{});
     ASSERT_TRUE(svc_->bootstrap("admin@example.com", "tulip-orbit-9371").ok());
     identity::register_routes(router_, *svc_);
   }
@@ -67,10 +66,10 @@ class ProtoJson : public ::testing::Test {
 };
 
 TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
-  auto login =
-      parse<pb::LoginResponse>(call(net::Method::kPost, "/api/v1/auth/login",
-                                    R"({"email":"admin@example.com","password":"tulip-orbit-9371"})"),
-                               200);
+  auto login = parse<pb::LoginResponse>(
+      call(net::Method::kPost, "/api/v1/auth/login",
+           R"({"email":"admin@example.com","password":"tulip-orbit-9371"})"),
+      200);
   EXPECT_EQ(login.user().email(), "admin@example.com");
   EXPECT_EQ(login.token_type(), "Bearer");
   EXPECT_GT(login.expires_in(), 0);

@@ -145,8 +145,7 @@ const std::vector<KeyDef>& key_defs() {
       make_uint("auth.login_address_max_failures",
                 "failed logins from one address to any account before back-off (0: off)",
                 OFFICE_FIELD(auth.login_address_max_failures)),
-      make_uint("auth.login_address_max_backoff_s",
-                "longest back-off of one address, seconds",
+      make_uint("auth.login_address_max_backoff_s", "longest back-off of one address, seconds",
                 OFFICE_FIELD(auth.login_address_max_backoff_s)),
       make_uint("auth.login_failure_window_s",
                 "a failed-login counter is forgotten this long after its last failure",
@@ -296,8 +295,7 @@ Result<std::string> normalize_origin(std::string_view origin) {
     port = rest.substr(colon + 1);
     unsigned n = 0;
     auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
-    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || n == 0 ||
-        n > 65535)
+    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || n == 0 || n > 65535)
       return bad();
     port = std::to_string(n);
   }
@@ -327,9 +325,8 @@ Result<std::vector<std::string>> public_origins(const Config& c, std::uint16_t b
     const std::string& host = listen->first;
     if (!host.empty() && host != "0.0.0.0" && host != "::" && host != "127.0.0.1" &&
         host != "localhost") {
-      auto o = normalize_origin("http://" + (host.find(':') != std::string::npos ? "[" + host + "]"
-                                                                                    : host) +
-                                ":" + port);
+      auto o = normalize_origin(
+          "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port);
       if (o && std::find(out.begin(), out.end(), *o) == out.end()) out.push_back(*o);
     }
   }

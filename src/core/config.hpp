@@ -44,8 +44,9 @@ struct Config {
     std::string audience = "office-suite";
     std::uint64_t access_ttl_s = 900;          ///< access token lifetime
     std::uint64_t refresh_ttl_s = 30 * 86400;  ///< refresh token lifetime
-    std::string jwt_algorithm = "EdDSA";  ///< EdDSA (Ed25519) or HS256
-    std::uint64_t jwt_key_rotate_s = 30 * 86400;  ///< EdDSA key age that triggers rotation; 0: never
+    std::string jwt_algorithm = "EdDSA";       ///< EdDSA (Ed25519) or HS256
+    std::uint64_t jwt_key_rotate_s =
+        30 * 86400;          ///< EdDSA key age that triggers rotation; 0: never
     std::string jwt_secret;  ///< HS256 key; empty = generated once into <data_dir>/jwt.key
     // Failed-login limits (docs/identity.md, "Login limits"); max_failures 0 turns a tier off.
     std::uint32_t login_pair_max_failures = 5;

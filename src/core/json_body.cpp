@@ -96,8 +96,7 @@ Result<nlohmann::json> parse_json(std::string_view text, std::size_t max_depth) 
   BoundedDomBuilder builder(root, max_depth);
   if (nlohmann::json::sax_parse(text.begin(), text.end(), &builder)) return root;
   if (builder.too_deep())
-    return Error::invalid("JSON is nested more than " + std::to_string(max_depth) +
-                          " levels deep");
+    return Error::invalid("JSON is nested more than " + std::to_string(max_depth) + " levels deep");
   return Error::invalid("not valid JSON");
 }
 

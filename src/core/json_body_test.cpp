@@ -60,9 +60,8 @@ TEST(ParseJson, DepthLimit) {
 }
 
 TEST(ParseJson, BuildsTheSameDomAsNlohmann) {
-  const char* text =
-      R"({"s":"h\u00e9","i":-5,"u":18446744073709551615,"f":1.5,"t":true,"n":null,)"
-      R"("a":[1,[2,{"k":[]}],{}],"o":{"x":{"y":"z"}},"dup":1,"dup":2})";
+  const char* text = R"({"s":"h\u00e9","i":-5,"u":18446744073709551615,"f":1.5,"t":true,"n":null,)"
+                     R"("a":[1,[2,{"k":[]}],{}],"o":{"x":{"y":"z"}},"dup":1,"dup":2})";
   auto ours = parse_json(text);
   ASSERT_TRUE(ours.ok()) << ours.error().message;
   EXPECT_EQ(*ours, nlohmann::json::parse(text));

@@ -107,8 +107,8 @@ Response reply(const Result<T>& r, int status = 200) {
 
 // Unwraps a Result inside a handler: returns the error response from the handler.
 // NOLINTBEGIN(bugprone-macro-parentheses): `var` names a declaration.
-#define OFFICE_TRY_ASSIGN(var, expr)                               \
-  auto var##_result = (expr);                                      \
+#define OFFICE_TRY_ASSIGN(var, expr)                           \
+  auto var##_result = (expr);                                  \
   if (!var##_result) return error_reply(var##_result.error()); \
   auto var = std::move(*var##_result)
 // NOLINTEND(bugprone-macro-parentheses)
@@ -166,7 +166,8 @@ class SessionSocket final : public net::WebSocketHandler {
     if (*type == "ping") {
       json pong = {{"type", "pong"}};
       if (auto id = msg->find("id"); id != msg->end()) {
-        bool short_string = id->is_string() && id->get_ref<const std::string&>().size() <= kMaxIdBytes;
+        bool short_string =
+            id->is_string() && id->get_ref<const std::string&>().size() <= kMaxIdBytes;
         if (!short_string && !id->is_number_integer()) {
           error("INVALID_ARGUMENT", "ping \"id\" must be an integer or a string of at most " +
                                         std::to_string(kMaxIdBytes) + " bytes");
@@ -288,9 +289,9 @@ void user_routes(net::Router& r, IdentityService& s) {
   r.add(
       Method::kPatch, "/api/v1/users/{id}",
       [&s](Request& req) {
-        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"displayName", "role", "plan",
-                                                           "disabled", "password",
-                                                           "platformAdmin"}));
+        OFFICE_TRY_ASSIGN(
+            body, JsonBody::parse(req.body, {"displayName", "role", "plan", "disabled", "password",
+                                             "platformAdmin"}));
         UserPatch p;
         OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
         OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
@@ -421,12 +422,10 @@ std::string access_token_of(const Request& req) {
 // opened by another site's page; only an Origin we serve the app from may use it.
 Status check_cookie_origin(const Request& req, const WebOptions& web) {
   auto origin = req.header("origin");
-  if (!origin)
-    return Error::denied("a WebSocket authenticated by cookie needs an Origin header");
+  if (!origin) return Error::denied("a WebSocket authenticated by cookie needs an Origin header");
   auto normalized = normalize_origin(*origin);
-  if (normalized &&
-      std::find(web.public_origins.begin(), web.public_origins.end(), *normalized) !=
-          web.public_origins.end())
+  if (normalized && std::find(web.public_origins.begin(), web.public_origins.end(), *normalized) !=
+                        web.public_origins.end())
     return {};
   return Error::denied("origin " + std::string(origin->substr(0, 200)) +
                        " may not use the access_token cookie (server.public_origins)");

@@ -75,8 +75,8 @@ Result<VerifyKey> VerifyKey::ed25519(std::string kid, std::string_view public_ke
   if (public_key.size() != kEd25519Bytes)
     return Error::invalid("an Ed25519 public key has 32 bytes");
   auto m = std::make_shared<KeyMaterial>();
-  m->pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes(public_key),
-                                        public_key.size());
+  m->pkey =
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, bytes(public_key), public_key.size());
   if (m->pkey == nullptr) return Error::invalid("not an Ed25519 public key");
   VerifyKey k;
   k.kid_ = std::move(kid);
@@ -113,8 +113,8 @@ bool VerifyKey::verify(std::string_view input, std::string_view signature) const
   EvpMdCtx md;
   return md.ctx != nullptr &&
          EVP_DigestVerifyInit(md.ctx, nullptr, nullptr, nullptr, material_->pkey) == 1 &&
-         EVP_DigestVerify(md.ctx, bytes(signature), signature.size(), bytes(input),
-                          input.size()) == 1;
+         EVP_DigestVerify(md.ctx, bytes(signature), signature.size(), bytes(input), input.size()) ==
+             1;
 }
 
 // --- SigningKey ------------------------------------------------------------
@@ -191,12 +191,9 @@ std::string ed25519_thumbprint(std::string_view public_key) {
 }
 
 std::string ed25519_public_jwk(const VerifyKey& key) {
-  return nlohmann::json{{"kty", "OKP"},
-                        {"crv", "Ed25519"},
-                        {"x", base64url_encode(key.public_key())},
-                        {"kid", key.kid()},
-                        {"alg", "EdDSA"},
-                        {"use", "sig"}}
+  return nlohmann::json{
+      {"kty", "OKP"},     {"crv", "Ed25519"}, {"x", base64url_encode(key.public_key())},
+      {"kid", key.kid()}, {"alg", "EdDSA"},   {"use", "sig"}}
       .dump();
 }
 
@@ -292,8 +289,7 @@ Result<AccessClaims> JwtVerifier::verify(std::string_view token) const {
   if (!header_r || !header_r->is_object()) return unauth("malformed token header");
   const nlohmann::json& header = *header_r;
   auto alg_it = header.find("alg");
-  if (alg_it == header.end() || !alg_it->is_string() ||
-      (*alg_it != "HS256" && *alg_it != "EdDSA"))
+  if (alg_it == header.end() || !alg_it->is_string() || (*alg_it != "HS256" && *alg_it != "EdDSA"))
     return unauth("token algorithm not allowed");
   const JwtAlg alg = *alg_it == "HS256" ? JwtAlg::kHS256 : JwtAlg::kEdDSA;
   if (header.contains("crit")) return unauth("token has unsupported critical header");

@@ -2,9 +2,9 @@
 
 #include <gtest/gtest.h>
 
-#include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <nlohmann/json.hpp>
 
 #include "core/hex.hpp"
 
@@ -189,11 +189,12 @@ TEST(JwtEdDSA, SignVerifyWithKid) {
   EXPECT_EQ(v->session_id, "session-1");
   // Another key with the same kid: a bad signature, not a pass.
   SigningKey impostor = SigningKey::generate_ed25519();
-  EXPECT_EQ(verifier.verify(forge_ed(R"({"alg":"EdDSA","kid":")" + k.kid() + "\"}",
-                                     payload(clock), impostor))
-                .error()
-                .message,
-            "bad token signature");
+  EXPECT_EQ(
+      verifier
+          .verify(forge_ed(R"({"alg":"EdDSA","kid":")" + k.kid() + "\"}", payload(clock), impostor))
+          .error()
+          .message,
+      "bad token signature");
 }
 
 TEST(JwtEdDSA, KidPicksTheKeyAndUnknownKidsAreRefused) {
@@ -289,9 +290,9 @@ TEST(JwtEdDSA, JwksShapeAndVerifierFromJwks) {
   EXPECT_FALSE(JwtVerifier::from_jwks(jwks_with(R"({"x":"short"})"), "iss", "aud", clock).ok());
   EXPECT_FALSE(JwtVerifier::from_jwks(jwks_with(R"({"kid":""})"), "iss", "aud", clock).ok());
   EXPECT_FALSE(JwtVerifier::from_jwks(R"({"keys":[]})", "iss", "aud", clock).ok());
-  EXPECT_FALSE(JwtVerifier::from_jwks(R"({"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]})", "iss",
-                                      "aud", clock)
-                   .ok());
+  EXPECT_FALSE(
+      JwtVerifier::from_jwks(R"({"keys":[{"kty":"RSA","n":"x","e":"AQAB"}]})", "iss", "aud", clock)
+          .ok());
   EXPECT_FALSE(JwtVerifier::from_jwks("not json", "iss", "aud", clock).ok());
 }
 

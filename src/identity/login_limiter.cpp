@@ -47,8 +47,10 @@ std::optional<std::int64_t> LoginLimiter::blocked_for(std::string_view account,
   if (pair != nullptr) until = std::max(until, pair->blocked_until_s);
   const bool trusted = pair != nullptr && pair->trusted_until_s > now;
   if (!trusted)
-    if (const Entry* a = find(account_key(account), false)) until = std::max(until, a->blocked_until_s);
-  if (const Entry* i = find(address_key(address), false)) until = std::max(until, i->blocked_until_s);
+    if (const Entry* a = find(account_key(account), false))
+      until = std::max(until, a->blocked_until_s);
+  if (const Entry* i = find(address_key(address), false))
+    until = std::max(until, i->blocked_until_s);
   if (until <= now) return std::nullopt;
   return until - now;
 }

@@ -107,7 +107,8 @@ TEST(LoginLimiter, MemoryIsBounded) {
   LoginLimits small = limits();
   small.max_entries = 30;
   LoginLimiter l(clock, small);
-  for (int i = 0; i < 5000; ++i) l.record_failure("acct" + std::to_string(i), "addr" + std::to_string(i));
+  for (int i = 0; i < 5000; ++i)
+    l.record_failure("acct" + std::to_string(i), "addr" + std::to_string(i));
   EXPECT_LE(l.size(), 30u);
   // The most recent keys are the ones kept.
   for (int i = 0; i < 4; ++i) l.record_failure("acct4999", "addr4999");

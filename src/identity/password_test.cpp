@@ -40,7 +40,8 @@ TEST(Password, LengthInCodePointsNotBytes) {
   EXPECT_EQ(rule("sh0rt"), "password must be at least 8 characters long");
   EXPECT_EQ(rule("quiet-river-4"), "");
   // 4 characters, 8 bytes: too short although 8 bytes long.
-  EXPECT_EQ(rule("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"), "password must be at least 8 characters long");
+  EXPECT_EQ(rule("\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9"),
+            "password must be at least 8 characters long");
   // 8 characters of 4 bytes each: long enough.
   std::string emoji;
   for (int i = 0; i < 8; ++i) emoji += "\xF0\x9F\x98\x80";

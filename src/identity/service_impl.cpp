@@ -289,9 +289,8 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
             !st)
           return st.error();
         std::int64_t now_s = now_ms / 1000;
-        auto access = keys_->sign(AccessClaims{r.user_id, r.tenant_id, r.session_id, now_s,
-                                               now_s, now_s + options_.access_ttl_s,
-                                               new_id(clock_)});
+        auto access = keys_->sign(AccessClaims{r.user_id, r.tenant_id, r.session_id, now_s, now_s,
+                                               now_s + options_.access_ttl_s, new_id(clock_)});
         if (!access) return access.error();
         t.access_token = std::move(*access);
         t.expires_in = options_.access_ttl_s;
@@ -350,7 +349,8 @@ std::string IdentityServiceImpl::jwks() const { return keys_->jwks(); }
 
 Result<PurgeCounts> IdentityServiceImpl::purge_expired(int batch) {
   if (batch < 1) batch = 1;
-  auto tenants = read_value<std::vector<Tenant>>(db_, [](Tx& tx) { return store::list_tenants(tx); });
+  auto tenants =
+      read_value<std::vector<Tenant>>(db_, [](Tx& tx) { return store::list_tenants(tx); });
   if (!tenants) return tenants.error();
   const std::int64_t now_ms = clock_.now_ms();
   PurgeCounts out;

@@ -6,10 +6,10 @@
 
 #include "core/clock.hpp"
 #include "identity/auth_cache.hpp"
-#include "identity/token_keys.hpp"
 #include "identity/login_limiter.hpp"
 #include "identity/password.hpp"
 #include "identity/service.hpp"
+#include "identity/token_keys.hpp"
 #include "storage/database.hpp"
 
 namespace office::identity {

@@ -2,8 +2,8 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <atomic>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -29,8 +29,7 @@ class IdentityServiceTest : public ::testing::Test {
     ASSERT_TRUE(db_->migrate(store::migrations()).ok());
     svc_ = std::make_unique<IdentityServiceImpl>(
         *db_, clock_, PasswordHasher::for_tests(),
-        IdentityOptions{
-            .access_ttl_s = 60, .refresh_ttl_s = 3600});
+        IdentityOptions{.access_ttl_s = 60, .refresh_ttl_s = 3600});
     auto boot = svc_->bootstrap("Admin@Example.com", "tulip-orbit-9371");
     ASSERT_TRUE(boot.ok()) << boot.error().message;
     admin_ = login("admin@example.com", "tulip-orbit-9371");
@@ -71,8 +70,7 @@ TEST_F(IdentityServiceTest, GeneratedAdminPassword) {
   auto db = storage::open_sqlite({.path = (dir / "office.db").string()});
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)->migrate(store::migrations()).ok());
-  IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(),
-                          IdentityOptions{});
+  IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(), IdentityOptions{});
   auto boot = svc.bootstrap("root@example.com", "");
   ASSERT_TRUE(boot.ok());
   ASSERT_TRUE(boot->has_value());
@@ -191,12 +189,13 @@ TEST_F(IdentityServiceTest, RefreshTokensFromBeforeTheUpgradeStillWork) {
   ASSERT_TRUE(p.ok());
   const std::string legacy = base64url_encode(std::string(32, '\x5a'));  // 43 characters
   ASSERT_TRUE(db_->write([&](storage::Tx& tx) {
-                    return store::insert_refresh(
-                        tx, sha256_hex(legacy),
-                        store::RefreshRow{p->session_id, p->tenant_id, p->user_id, false,
-                                          clock_.now_ms() + 3600'000},
-                        clock_.now_ms());
-                  }).ok());
+                   return store::insert_refresh(
+                       tx, sha256_hex(legacy),
+                       store::RefreshRow{p->session_id, p->tenant_id, p->user_id, false,
+                                         clock_.now_ms() + 3600'000},
+                       clock_.now_ms());
+                 })
+                  .ok());
   auto r = svc_->refresh(legacy);
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(r->refresh_token.substr(0, r->refresh_token.find('.')), p->tenant_id);
@@ -313,15 +312,15 @@ TEST_F(IdentityServiceTest, SessionAndRefreshQueriesAreScopedByTenant) {
   ASSERT_TRUE(svc.purge_expired().ok());
   int checked = 0;
   for (const auto& sql : rec.log()) {
-    if (sql.find("sessions") == std::string::npos && sql.find("refresh_tokens") == std::string::npos)
+    if (sql.find("sessions") == std::string::npos &&
+        sql.find("refresh_tokens") == std::string::npos)
       continue;
     ++checked;
     auto where = sql.find("WHERE");
     if (sql.rfind("INSERT", 0) == 0)
       EXPECT_NE(sql.find("tenant_id"), std::string::npos) << sql;
     else
-      EXPECT_TRUE(where != std::string::npos &&
-                  sql.find("tenant_id", where) != std::string::npos)
+      EXPECT_TRUE(where != std::string::npos && sql.find("tenant_id", where) != std::string::npos)
           << "not scoped by tenant: " << sql;
   }
   EXPECT_GE(checked, 12);
@@ -336,7 +335,8 @@ TEST_F(IdentityServiceTest, LogoutEndsSession) {
 }
 
 TEST_F(IdentityServiceTest, UsersCrudAndRoles) {
-  auto u = svc_->create_user(admin_, {"Bob@Example.com", "canyon-lamp-5521", "", "member", "premium"});
+  auto u =
+      svc_->create_user(admin_, {"Bob@Example.com", "canyon-lamp-5521", "", "member", "premium"});
   ASSERT_TRUE(u.ok()) << u.error().message;
   EXPECT_EQ(u->email, "bob@example.com");
   EXPECT_EQ(u->display_name, "bob");
@@ -393,7 +393,8 @@ TEST_F(IdentityServiceTest, PasswordPolicyEverywhere) {
   expect_rule(svc_->update_user(admin_, carol->id, UserPatch{.password = "carol-2026-xyz"}),
               "e-mail");
   EXPECT_TRUE(svc_->update_user(admin_, carol->id, UserPatch{.password = "new-quartz-2027"}).ok());
-  expect_rule(svc_->create_tenant(admin_, {"weak", "", "boss@weak.test", "12345678"}), "too common");
+  expect_rule(svc_->create_tenant(admin_, {"weak", "", "boss@weak.test", "12345678"}),
+              "too common");
   expect_rule(svc_->create_tenant(admin_, {"weak", "", "boss@weak.test", "the-boss-pw"}), "e-mail");
   // The first admin: a weak configured password stops the bootstrap.
   auto dir = fs::path(::testing::TempDir()) / ("identity-weak-" + new_id());
@@ -401,8 +402,7 @@ TEST_F(IdentityServiceTest, PasswordPolicyEverywhere) {
   auto db = storage::open_sqlite({.path = (dir / "office.db").string()});
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)->migrate(store::migrations()).ok());
-  IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(),
-                          IdentityOptions{});
+  IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(), IdentityOptions{});
   auto boot = svc.bootstrap("root@example.com", "changeme");
   ASSERT_FALSE(boot.ok());
   EXPECT_NE(boot.error().message.find("admin.password"), std::string::npos) << boot.error().message;
@@ -475,14 +475,15 @@ TEST_F(IdentityServiceTest, OnlyPlatformAdminsChangePlatformAdmins) {
   EXPECT_TRUE(precondition(svc_->update_user(second, ta->id, {.platform_admin = false})));
   // Plain members stay members: platform rights are not a tenant role.
   auto m = svc_->create_user(admin_, {"plain@example.com", "maple-quartz-88"});
-  EXPECT_TRUE(denied(svc_->update_user(
-      login("plain@example.com", "maple-quartz-88"), m->id, {.platform_admin = true})));
+  EXPECT_TRUE(denied(svc_->update_user(login("plain@example.com", "maple-quartz-88"), m->id,
+                                       {.platform_admin = true})));
 }
 
 TEST_F(IdentityServiceTest, Pagination) {
   for (int i = 0; i < 7; ++i)
     ASSERT_TRUE(
-        svc_->create_user(admin_, {"u" + std::to_string(i) + "@example.com", "maple-quartz-88"}).ok());
+        svc_->create_user(admin_, {"u" + std::to_string(i) + "@example.com", "maple-quartz-88"})
+            .ok());
   std::vector<std::string> seen;
   PageRequest req{.page_size = 3};
   for (int guard = 0; guard < 10; ++guard) {
@@ -538,10 +539,12 @@ TEST_F(IdentityServiceTest, TenantIsolation) {
   for (const auto& u : boss_users->items) EXPECT_EQ(u.tenant_id, boss.tenant_id);
   EXPECT_EQ(svc_->list_tenants(boss).error().code, ErrorCode::kPermissionDenied);
   EXPECT_EQ(svc_->list_tenants(admin_)->size(), 2u);
-  EXPECT_EQ(svc_->create_tenant(admin_, {"acme", "", "x@acme.test", "frost-anchor-73"}).error().code,
-            ErrorCode::kAlreadyExists);
-  EXPECT_EQ(svc_->create_tenant(admin_, {"Bad Slug", "", "x@acme.test", "frost-anchor-73"}).error().code,
-            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      svc_->create_tenant(admin_, {"acme", "", "x@acme.test", "frost-anchor-73"}).error().code,
+      ErrorCode::kAlreadyExists);
+  EXPECT_EQ(
+      svc_->create_tenant(admin_, {"Bad Slug", "", "x@acme.test", "frost-anchor-73"}).error().code,
+      ErrorCode::kInvalidArgument);
 }
 
 }  // namespace

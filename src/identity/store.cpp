@@ -365,16 +365,16 @@ Result<bool> mark_refresh_used(Tx& tx, std::string_view tenant_id, std::string_v
   return *r == 1;
 }
 
-Result<std::int64_t> purge_expired_refresh(Tx& tx, std::string_view tenant_id,
-                                           std::int64_t now_ms, int limit) {
+Result<std::int64_t> purge_expired_refresh(Tx& tx, std::string_view tenant_id, std::int64_t now_ms,
+                                           int limit) {
   return tx.exec(
       "DELETE FROM refresh_tokens WHERE tenant_id = ?1 AND token_hash IN ("
       "SELECT token_hash FROM refresh_tokens WHERE tenant_id = ?1 AND expire_ms <= ?2 LIMIT ?3)",
       {std::string(tenant_id), now_ms, std::int64_t{limit}});
 }
 
-Result<std::int64_t> purge_expired_sessions(Tx& tx, std::string_view tenant_id,
-                                            std::int64_t now_ms, int limit) {
+Result<std::int64_t> purge_expired_sessions(Tx& tx, std::string_view tenant_id, std::int64_t now_ms,
+                                            int limit) {
   return tx.exec(
       "DELETE FROM sessions WHERE tenant_id = ?1 AND id IN ("
       "SELECT s.id FROM sessions s WHERE s.tenant_id = ?1 AND s.expire_ms <= ?2 AND NOT EXISTS ("

@@ -49,8 +49,8 @@ class FixedTokenKeys final : public TokenKeys {
 std::shared_ptr<TokenKeys> fixed_token_keys(SigningKey key, std::vector<VerifyKey> also_verify,
                                             std::string issuer, std::string audience,
                                             const Clock& clock) {
-  return std::make_shared<FixedTokenKeys>(std::move(key), std::move(also_verify),
-                                          std::move(issuer), std::move(audience), clock);
+  return std::make_shared<FixedTokenKeys>(std::move(key), std::move(also_verify), std::move(issuer),
+                                          std::move(audience), clock);
 }
 
 std::shared_ptr<TokenKeys> ephemeral_token_keys(const Clock& clock) {
@@ -101,8 +101,7 @@ std::string new_key_file(std::int64_t created_s) {
          "\n";
 }
 
-Result<StoredKey> parse_key_file(const std::string& path, int generation,
-                                 const std::string& text) {
+Result<StoredKey> parse_key_file(const std::string& path, int generation, const std::string& text) {
   auto bad = [&](const std::string& why) {
     return Error::unavailable("corrupt signing key file " + path + ": " + why);
   };
@@ -128,8 +127,7 @@ Status ensure_private_dir(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return Error::unavailable("cannot create " + dir + ": " + ec.message());
-  if (::chmod(dir.c_str(), 0700) != 0)
-    return Error::unavailable("cannot set mode 0700 on " + dir);
+  if (::chmod(dir.c_str(), 0700) != 0) return Error::unavailable("cannot set mode 0700 on " + dir);
   return {};
 }
 
@@ -139,8 +137,8 @@ struct KeyRing::State {
   JwtSigner signer;
   JwtVerifier verifier;
   std::string jwks;
-  int generation = 0;           ///< of the signing key (0: HS256)
-  std::int64_t created_s = 0;   ///< of the signing key
+  int generation = 0;          ///< of the signing key (0: HS256)
+  std::int64_t created_s = 0;  ///< of the signing key
   std::int64_t retired_until_s = 0;
   std::int64_t next_check_s = 0;
 };
@@ -187,9 +185,9 @@ Status KeyRing::load() const {
     JwtVerifier verifier({key.verify_key()}, options_.issuer, options_.audience, clock_,
                          options_.leeway_s);
     std::string jwks = verifier.jwks();
-    state_ = std::make_shared<const State>(
-        State{JwtSigner(key, options_.issuer, options_.audience), std::move(verifier),
-              std::move(jwks), 0, 0, 0, now + kRecheckS});
+    state_ = std::make_shared<const State>(State{JwtSigner(key, options_.issuer, options_.audience),
+                                                 std::move(verifier), std::move(jwks), 0, 0, 0,
+                                                 now + kRecheckS});
     return {};
   }
 
@@ -255,8 +253,7 @@ Status KeyRing::load() const {
   std::string jwks = verifier.jwks();
   state_ = std::make_shared<const State>(
       State{JwtSigner(active.key, options_.issuer, options_.audience), std::move(verifier),
-            std::move(jwks), active.generation, active.created_s, retired_until,
-            now + kRecheckS});
+            std::move(jwks), active.generation, active.created_s, retired_until, now + kRecheckS});
   return {};
 }
 
@@ -269,8 +266,7 @@ Status KeyRing::refresh_if_due() const {
   if (now < state_->next_check_s && !age_due) return {};
   const std::string dir = (fs::path(options_.data_dir) / "jwt_keys").string();
   std::error_code ec;
-  const bool newer_exists =
-      fs::exists(fs::path(dir) / key_file_name(state_->generation + 1), ec);
+  const bool newer_exists = fs::exists(fs::path(dir) / key_file_name(state_->generation + 1), ec);
   if (age_due && !newer_exists) {
     auto kid = rotate_locked();
     if (!kid) return kid.error();

@@ -34,14 +34,14 @@ std::shared_ptr<TokenKeys> fixed_token_keys(SigningKey key, std::vector<VerifyKe
 std::shared_ptr<TokenKeys> ephemeral_token_keys(const Clock& clock);
 
 struct KeyRingOptions {
-  std::string data_dir;                  ///< keys live in <data_dir>/jwt_keys/ (EdDSA)
-  JwtAlg algorithm = JwtAlg::kEdDSA;     ///< auth.jwt_algorithm
-  std::string hs256_secret;              ///< auth.jwt_secret; empty: <data_dir>/jwt.key
+  std::string data_dir;               ///< keys live in <data_dir>/jwt_keys/ (EdDSA)
+  JwtAlg algorithm = JwtAlg::kEdDSA;  ///< auth.jwt_algorithm
+  std::string hs256_secret;           ///< auth.jwt_secret; empty: <data_dir>/jwt.key
   std::string issuer = "office-suite";
   std::string audience = "office-suite";
-  std::int64_t access_ttl_s = 900;       ///< how long a retired key must keep verifying
+  std::int64_t access_ttl_s = 900;  ///< how long a retired key must keep verifying
   std::int64_t leeway_s = JwtVerifier::kDefaultLeewayS;
-  std::int64_t rotate_after_s = 0;       ///< auth.jwt_key_rotate_s; 0: only `keys rotate`
+  std::int64_t rotate_after_s = 0;  ///< auth.jwt_key_rotate_s; 0: only `keys rotate`
 };
 
 /// The signing keys of one installation, kept as files under the data dir.

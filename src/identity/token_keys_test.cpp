@@ -124,10 +124,9 @@ TEST_F(KeyRingTest, RotationKeepsOldTokensValidUntilTheyExpire) {
   auto leaked = SigningKey::ed25519(old_kid, d);
   AccessClaims late = claims();
   late.expires_at += 60;
-  EXPECT_EQ(ring->verify(JwtSigner(*leaked, "office-suite", "office-suite").sign(late))
-                .error()
-                .message,
-            "token signed by a retired key");
+  EXPECT_EQ(
+      ring->verify(JwtSigner(*leaked, "office-suite", "office-suite").sign(late)).error().message,
+      "token signed by a retired key");
 
   // Once every token of the old key has expired (+ leeway), it goes away.
   clock_.advance(seconds(900 + 31));
@@ -205,11 +204,12 @@ TEST_F(KeyRingTest, UpgradeFromHs256KeepsLiveTokensForTheirLifetime) {
   std::getline(std::ifstream(dir_ / "jwt.key"), secret);
   AccessClaims late = claims();
   late.expires_at += 3600;
-  EXPECT_EQ(ring->verify(JwtSigner(SigningKey::hs256("", secret), "office-suite", "office-suite")
-                             .sign(late))
-                .error()
-                .message,
-            "token signed by a retired key");
+  EXPECT_EQ(
+      ring->verify(
+              JwtSigner(SigningKey::hs256("", secret), "office-suite", "office-suite").sign(late))
+          .error()
+          .message,
+      "token signed by a retired key");
   // After the access TTL (+ leeway) the secret no longer verifies anything,
   // after a restart too.
   clock_.advance(seconds(900 + 31));
@@ -227,14 +227,13 @@ TEST_F(KeyRingTest, CorruptKeyFilesAreNamed) {
   // A key whose public half was swapped for another key's.
   SigningKey a = SigningKey::generate_ed25519();
   SigningKey b = SigningKey::generate_ed25519();
-  std::ofstream(dir_ / "jwt_keys" / "ed25519-000001.jwk")
-      << nlohmann::json{{"kty", "OKP"},
-                        {"crv", "Ed25519"},
-                        {"kid", b.kid()},
-                        {"x", base64url_encode(b.verify_key().public_key())},
-                        {"d", base64url_encode(a.private_seed())},
-                        {"created", 1}}
-             .dump();
+  std::ofstream(dir_ / "jwt_keys" / "ed25519-000001.jwk") << nlohmann::json{
+      {"kty", "OKP"},
+      {"crv", "Ed25519"},
+      {"kid", b.kid()},
+      {"x", base64url_encode(b.verify_key().public_key())},
+      {"d", base64url_encode(a.private_seed())},
+      {"created", 1}}.dump();
   auto swapped = KeyRing::open(options(), clock_);
   ASSERT_FALSE(swapped.ok());
   EXPECT_NE(swapped.error().message.find("not the public key"), std::string::npos);
