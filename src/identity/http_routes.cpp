@@ -212,7 +212,7 @@ Response tokens_reply(const WebOptions& web, const Result<Tokens>& t) {
   return r;
 }
 
-void auth_routes(net::Router& r, IdentityService& s, std::shared_ptr<const WebOptions> web) {
+void auth_routes(net::Router& r, IdentityService& s, const std::shared_ptr<const WebOptions>& web) {
   net::RouteOptions pub{.auth = false, .offload = true};
   // Public keys for services that verify access tokens themselves. Cached
   // briefly: after a rotation, verifiers refetch on an unknown kid anyway.

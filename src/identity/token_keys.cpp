@@ -23,16 +23,16 @@ namespace fs = std::filesystem;
 namespace {
 
 class FixedTokenKeys final : public TokenKeys {
+  static std::vector<VerifyKey> with(std::vector<VerifyKey> keys, const SigningKey& key) {
+    keys.push_back(key.verify_key());
+    return keys;
+  }
+
  public:
-  FixedTokenKeys(SigningKey key, std::vector<VerifyKey> also, std::string issuer,
-                 std::string audience, const Clock& clock)
+  FixedTokenKeys(const SigningKey& key, std::vector<VerifyKey> also, const std::string& issuer,
+                 const std::string& audience, const Clock& clock)
       : signer_(key, issuer, audience),
-        verifier_(
-            [&] {
-              also.push_back(key.verify_key());
-              return also;
-            }(),
-            issuer, audience, clock) {}
+        verifier_(with(std::move(also), key), issuer, audience, clock) {}
   Result<std::string> sign(const AccessClaims& c) override { return signer_.sign(c); }
   Result<AccessClaims> verify(std::string_view token) const override {
     return verifier_.verify(token);
@@ -46,11 +46,11 @@ class FixedTokenKeys final : public TokenKeys {
 
 }  // namespace
 
-std::shared_ptr<TokenKeys> fixed_token_keys(SigningKey key, std::vector<VerifyKey> also_verify,
-                                            std::string issuer, std::string audience,
+std::shared_ptr<TokenKeys> fixed_token_keys(const SigningKey& key,
+                                            std::vector<VerifyKey> also_verify,
+                                            const std::string& issuer, const std::string& audience,
                                             const Clock& clock) {
-  return std::make_shared<FixedTokenKeys>(std::move(key), std::move(also_verify), std::move(issuer),
-                                          std::move(audience), clock);
+  return std::make_shared<FixedTokenKeys>(key, std::move(also_verify), issuer, audience, clock);
 }
 
 std::shared_ptr<TokenKeys> ephemeral_token_keys(const Clock& clock) {

@@ -27,8 +27,9 @@ class TokenKeys {
 
 /// Keys held in memory only: `key` signs, it and `also_verify` verify. For
 /// tests and tools; a server uses KeyRing.
-std::shared_ptr<TokenKeys> fixed_token_keys(SigningKey key, std::vector<VerifyKey> also_verify,
-                                            std::string issuer, std::string audience,
+std::shared_ptr<TokenKeys> fixed_token_keys(const SigningKey& key,
+                                            std::vector<VerifyKey> also_verify,
+                                            const std::string& issuer, const std::string& audience,
                                             const Clock& clock);
 /// fixed_token_keys with a fresh Ed25519 key and issuer/audience "office-suite".
 std::shared_ptr<TokenKeys> ephemeral_token_keys(const Clock& clock);
