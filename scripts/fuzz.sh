@@ -14,6 +14,8 @@ for short in "${names[@]}"; do
   name="fuzz_$short"
   fuzzer=$(find build/fuzz/fuzz -type f -executable -name "$name" | head -1)
   corpus="$(dirname "$(grep -l "office_fuzzer(NAME $short " fuzz/*/CMakeLists.txt | head -1)")/corpus"
+  # A directory with several fuzzers keeps each one's seeds in corpus/<name>/.
+  [ -d "$corpus/$short" ] && corpus="$corpus/$short"
   scratch=$(mktemp -d)
   echo "fuzz: $name for ${SECONDS_EACH}s (corpus: $corpus)"
   args=("$scratch")

@@ -26,6 +26,15 @@ int main(int argc, char** argv) {
 
   auto* keys = cli.add_subcommand("config-keys", "list every configuration key with its default");
 
+  auto* signing = cli.add_subcommand("keys", "manage the access-token signing keys");
+  signing->require_subcommand(1);
+  auto* rotate = signing->add_subcommand(
+      "rotate", "create a new EdDSA signing key; the previous one keeps verifying its tokens");
+  std::string rotate_config, rotate_data_dir;
+  rotate->add_option("--config", rotate_config, "YAML configuration file")
+      ->check(CLI::ExistingFile);
+  rotate->add_option("--data-dir", rotate_data_dir, "directory holding the keys");
+
   CLI11_PARSE(cli, argc, argv);
 
   if (*keys) {
@@ -37,6 +46,25 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> env;
   for (char** e = environ; *e != nullptr; ++e) env.emplace_back(*e);
+
+  if (*rotate) {
+    std::vector<std::pair<std::string, std::string>> over;
+    if (!rotate_data_dir.empty()) over.emplace_back("data_dir", rotate_data_dir);
+    auto config = office::load_config(
+        rotate_config.empty() ? std::nullopt : std::optional<std::string>(rotate_config), env,
+        over);
+    if (!config) {
+      std::cerr << "office-suite: " << config.error().message << "\n";
+      return 2;
+    }
+    auto done = office::app::rotate_signing_key(*config);
+    if (!done) {
+      std::cerr << "office-suite keys rotate: " << done.error().message << "\n";
+      return 1;
+    }
+    std::cout << *done << "\n";
+    return 0;
+  }
   std::vector<std::pair<std::string, std::string>> overrides;
   if (!listen.empty()) overrides.emplace_back("server.listen", listen);
   if (!data_dir.empty()) overrides.emplace_back("data_dir", data_dir);

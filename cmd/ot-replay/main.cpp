@@ -14,7 +14,6 @@
 // time (excludes time spent descheduled on a loaded machine). --batch=N sets
 // how many ops are built ahead of being applied (default 1024). Exits 1 if any
 // result differs from endContent.
-#include <openssl/evp.h>
 #include <time.h>
 
 #include <algorithm>
@@ -28,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/sha256.hpp"
 #include "ot/document.hpp"
 #include "ot/op.hpp"
 #include "ot/trace.hpp"
@@ -35,19 +35,6 @@
 namespace {
 
 namespace ot = office::ot;
-
-std::string sha256_hex(const std::string& s) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(s.data(), s.size(), md, &len, EVP_sha256(), nullptr);
-  static const char* kHex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < len; ++i) {
-    out.push_back(kHex[md[i] >> 4]);
-    out.push_back(kHex[md[i] & 15]);
-  }
-  return out;
-}
 
 long status_kb(const char* field) {
   std::ifstream in("/proc/self/status");
@@ -197,7 +184,7 @@ int main(int argc, char** argv) {
     if (repeat > 1) out["ms_median"] = times[times.size() / 2];
     out["cpu_ms"] = cpu_times.front();
     out["final_len"] = r.len;
-    out["final_sha256"] = sha256_hex(r.text);
+    out["final_sha256"] = office::sha256_hex(r.text);
     out["ok"] = ok;
     if (!r.error.empty()) out["error"] = r.error;
     out["via"] = via;

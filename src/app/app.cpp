@@ -8,10 +8,12 @@
 #include <iostream>
 
 #include "core/hex.hpp"
+#include "core/json_body.hpp"
 #include "core/random.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
 #include "identity/store.hpp"
+#include "identity/token_keys.hpp"
 #include "net/server.hpp"
 #include "storage/database.hpp"
 
@@ -37,28 +39,31 @@ struct App::Impl {
 
 namespace {
 
-// The HS256 key: from config, else <data_dir>/jwt.key, created once (0600).
-Result<std::string> jwt_key(const Config& config) {
-  if (!config.auth.jwt_secret.empty()) return config.auth.jwt_secret;
-  fs::path path = fs::path(config.data_dir) / "jwt.key";
-  std::ifstream in(path);
-  std::string key;
-  if (in && std::getline(in, key) && key.size() >= 32) return key;
-  std::string raw(32, '\0');
-  secure_random(raw.data(), raw.size());
-  key = base64url_encode(raw);
-  fs::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return Error::unavailable("cannot write " + tmp.string());
-    out << key << "\n";
-  }
-  ::chmod(tmp.c_str(), 0600);
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) return Error::unavailable("cannot write " + path.string() + ": " + ec.message());
-  return key;
+identity::KeyRingOptions key_ring_options(const Config& config) {
+  identity::KeyRingOptions o;
+  o.data_dir = config.data_dir;
+  o.algorithm =
+      config.auth.jwt_algorithm == "HS256" ? identity::JwtAlg::kHS256 : identity::JwtAlg::kEdDSA;
+  o.hs256_secret = config.auth.jwt_secret;
+  o.issuer = config.auth.issuer;
+  o.audience = config.auth.audience;
+  o.access_ttl_s = static_cast<std::int64_t>(config.auth.access_ttl_s);
+  o.rotate_after_s = static_cast<std::int64_t>(config.auth.jwt_key_rotate_s);
+  return o;
+}
+
+identity::LoginLimits login_limits(const Config& config) {
+  const auto& a = config.auth;
+  identity::LoginLimits l;
+  l.pair_max_failures = a.login_pair_max_failures;
+  l.pair_max_backoff_s = static_cast<std::int64_t>(a.login_pair_max_backoff_s);
+  l.account_max_failures = a.login_account_max_failures;
+  l.account_max_backoff_s = static_cast<std::int64_t>(a.login_account_max_backoff_s);
+  l.address_max_failures = a.login_address_max_failures;
+  l.address_max_backoff_s = static_cast<std::int64_t>(a.login_address_max_backoff_s);
+  l.failure_window_s = static_cast<std::int64_t>(a.login_failure_window_s);
+  l.max_entries = static_cast<std::size_t>(a.login_limit_max_entries);
+  return l;
 }
 
 // SQLite in the data dir unless database.url names a PostgreSQL server.
@@ -121,13 +126,13 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   s.db = std::move(*db);
   if (auto st = s.db->migrate(identity::store::migrations()); !st) return st.error();
 
-  auto key = jwt_key(config);
-  if (!key) return key.error();
+  auto keys = identity::KeyRing::open(key_ring_options(config), SystemClock::instance());
+  if (!keys) return keys.error();
   s.identity = std::make_unique<identity::IdentityServiceImpl>(
       *s.db, SystemClock::instance(), identity::PasswordHasher(),
-      identity::IdentityOptions{*key, config.auth.issuer, config.auth.audience,
-                                static_cast<std::int64_t>(config.auth.access_ttl_s),
-                                static_cast<std::int64_t>(config.auth.refresh_ttl_s)});
+      identity::IdentityOptions{*keys, static_cast<std::int64_t>(config.auth.access_ttl_s),
+                                static_cast<std::int64_t>(config.auth.refresh_ttl_s),
+                                login_limits(config)});
   auto generated = s.identity->bootstrap(config.admin.email, config.admin.password);
   if (!generated) return generated.error();
   if (*generated) {
@@ -138,9 +143,6 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
               << std::flush;
     std::fflush(stderr);
   }
-
-  identity::register_routes(s.router, *s.identity);
-  register_static_assets(s.router);
 
   auto listen = parse_listen_address(config.server.listen);
   if (!listen) return listen.error();
@@ -164,6 +166,12 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   auto port = s.server->listen();
   if (!port) return port.error();
   s.port = *port;
+  // Routes are registered once the port is known (the default public origins
+  // name it) and before run() starts serving: the router is complete by then.
+  auto origins = public_origins(config, s.port);
+  if (!origins) return origins.error();
+  identity::register_routes(s.router, *s.identity, identity::WebOptions{*origins});
+  register_static_assets(s.router);
   if (!config.server.port_file.empty())
     if (auto st = write_port_file(config.server.port_file, s.port); !st) return st.error();
   spdlog::info("office-suite listening on http://{}:{} (data_dir {}, database {})",
@@ -174,6 +182,21 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
 }
 
 std::uint16_t App::port() const { return impl_->port; }
+
+Result<std::string> rotate_signing_key(const Config& config) {
+  std::error_code ec;
+  fs::create_directories(config.data_dir, ec);
+  if (ec)
+    return Error::unavailable("cannot create data_dir " + config.data_dir + ": " + ec.message());
+  auto ring = identity::KeyRing::open(key_ring_options(config), SystemClock::instance());
+  if (!ring) return ring.error();
+  auto kid = (*ring)->rotate();
+  if (!kid) return kid.error();
+  std::string out = "new signing key " + *kid;
+  if (std::int64_t until = (*ring)->retired_keys_valid_until_s(); until > 0)
+    out += "; the previous key verifies tokens until " + rfc3339_ms(until * 1000);
+  return out;
+}
 
 int App::run() {
   impl_->server->run(true);

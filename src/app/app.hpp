@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/config.hpp"
 #include "core/result.hpp"
@@ -30,6 +31,13 @@ class App {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+/// `office-suite keys rotate`: creates the next access-token signing key
+/// under config.data_dir (EdDSA only) and returns a line for the operator
+/// naming the new kid and until when the previous key keeps verifying. A
+/// running server switches to the new key within 10 s (at its next login or
+/// refresh). Errors: kFailedPrecondition with HS256, kUnavailable for files.
+Result<std::string> rotate_signing_key(const Config& config);
 
 /// Registers every module's routes and the embedded static files on a router
 /// whose services are given; used by App and by the route/spec consistency test.

@@ -40,7 +40,7 @@ TEST(OpenApi, EveryServedRouteIsDocumentedAndViceVersa) {
   ASSERT_TRUE((*db)->migrate(identity::store::migrations()).ok());
   FakeClock clock;
   identity::IdentityServiceImpl svc(**db, clock, identity::PasswordHasher::for_tests(),
-                                    {.jwt_key = std::string(32, 'k')});
+                                    identity::IdentityOptions{});
   net::Router router;
   identity::register_routes(router, svc);
   register_static_assets(router);

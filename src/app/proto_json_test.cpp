@@ -27,9 +27,8 @@ class ProtoJson : public ::testing::Test {
     db_ = std::move(*db);
     ASSERT_TRUE(db_->migrate(identity::store::migrations()).ok());
     svc_ = std::make_unique<identity::IdentityServiceImpl>(
-        *db_, clock_, identity::PasswordHasher::for_tests(),
-        identity::IdentityOptions{.jwt_key = std::string(32, 'k')});
-    ASSERT_TRUE(svc_->bootstrap("admin@example.com", "admin-password").ok());
+        *db_, clock_, identity::PasswordHasher::for_tests(), identity::IdentityOptions{});
+    ASSERT_TRUE(svc_->bootstrap("admin@example.com", "tulip-orbit-9371").ok());
     identity::register_routes(router_, *svc_);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -67,10 +66,10 @@ class ProtoJson : public ::testing::Test {
 };
 
 TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
-  auto login =
-      parse<pb::LoginResponse>(call(net::Method::kPost, "/api/v1/auth/login",
-                                    R"({"email":"admin@example.com","password":"admin-password"})"),
-                               200);
+  auto login = parse<pb::LoginResponse>(
+      call(net::Method::kPost, "/api/v1/auth/login",
+           R"({"email":"admin@example.com","password":"tulip-orbit-9371"})"),
+      200);
   EXPECT_EQ(login.user().email(), "admin@example.com");
   EXPECT_EQ(login.token_type(), "Bearer");
   EXPECT_GT(login.expires_in(), 0);
@@ -82,20 +81,23 @@ TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
   EXPECT_TRUE(me.platform_admin());
 
   auto user = parse<pb::User>(call(net::Method::kPost, "/api/v1/users",
-                                   R"({"email":"b@example.com","password":"password1"})"),
+                                   R"({"email":"b@example.com","password":"maple-quartz-88"})"),
                               201);
   auto group = parse<pb::Group>(
       call(net::Method::kPost, "/api/v1/groups",
            R"({"name":"g","member_ids":[")" + user.id() + R"("]})"),  // snake_case accepted
       201);
   EXPECT_EQ(group.member_ids_size(), 1);
+  auto appointed = parse<pb::User>(
+      call(net::Method::kPatch, "/api/v1/users/" + user.id(), R"({"platformAdmin":true})"), 200);
+  EXPECT_TRUE(appointed.platform_admin());
   auto users = parse<pb::ListUsersResponse>(call(net::Method::kGet, "/api/v1/users"), 200);
   EXPECT_EQ(users.users_size(), 2);
   auto groups = parse<pb::ListGroupsResponse>(call(net::Method::kGet, "/api/v1/groups"), 200);
   EXPECT_EQ(groups.groups_size(), 1);
   auto made = parse<pb::CreateTenantResponse>(
       call(net::Method::kPost, "/api/v1/tenants",
-           R"({"slug":"acme","adminEmail":"a@acme.test","adminPassword":"password1"})"),
+           R"({"slug":"acme","adminEmail":"a@acme.test","adminPassword":"maple-quartz-88"})"),
       201);
   EXPECT_EQ(made.tenant().slug(), "acme");
   auto tenants = parse<pb::ListTenantsResponse>(call(net::Method::kGet, "/api/v1/tenants"), 200);
@@ -105,6 +107,12 @@ TEST_F(ProtoJson, IdentityResponsesAreProto3Json) {
                                     R"({"refreshToken":")" + login.refresh_token() + R"("})"),
                                200);
   EXPECT_NE(refreshed.refresh_token(), login.refresh_token());
+  token_.clear();  // public
+  auto jwks = parse<pb::JwkSet>(call(net::Method::kGet, "/.well-known/jwks.json"), 200);
+  ASSERT_EQ(jwks.keys_size(), 1);
+  EXPECT_EQ(jwks.keys(0).kty(), "OKP");
+  EXPECT_EQ(jwks.keys(0).crv(), "Ed25519");
+  EXPECT_FALSE(jwks.keys(0).kid().empty());
 }
 
 }  // namespace

@@ -103,6 +103,10 @@ const std::vector<KeyDef>& key_defs() {
       make_uint("server.shutdown_grace_ms", "in-flight requests get this long on SIGTERM",
                 OFFICE_FIELD(server.shutdown_grace_ms)),
       make_bool("server.access_log", "log one line per request", OFFICE_FIELD(server.access_log)),
+      make_string("server.public_origins",
+                  "comma-separated origins the web app is served from (scheme://host[:port]); "
+                  "empty: http://127.0.0.1:PORT and http://localhost:PORT",
+                  OFFICE_FIELD(server.public_origins)),
       make_string("data_dir", "directory for the SQLite database and generated keys",
                   OFFICE_FIELD(data_dir)),
       make_string("database.url",
@@ -130,9 +134,41 @@ const std::vector<KeyDef>& key_defs() {
                 OFFICE_FIELD(auth.access_ttl_s)),
       make_uint("auth.refresh_ttl_s", "refresh token lifetime in seconds",
                 OFFICE_FIELD(auth.refresh_ttl_s)),
+      make_string("auth.jwt_algorithm",
+                  "access token signatures: EdDSA (Ed25519 keys in <data_dir>/jwt_keys/) or HS256",
+                  OFFICE_FIELD(auth.jwt_algorithm)),
+      make_uint("auth.jwt_key_rotate_s",
+                "EdDSA: a signing key older than this is replaced by a new one (0: only by "
+                "`office-suite keys rotate`)",
+                OFFICE_FIELD(auth.jwt_key_rotate_s)),
       make_string("auth.jwt_secret",
-                  "HS256 signing key (at least 32 bytes); empty: generated into <data_dir>/jwt.key",
+                  "HS256 signing key (at least 32 bytes); empty: generated into "
+                  "<data_dir>/jwt.key. With EdDSA it only verifies tokens issued before the "
+                  "upgrade",
                   OFFICE_FIELD(auth.jwt_secret)),
+      make_uint("auth.login_pair_max_failures",
+                "failed logins of one account from one address before back-off (0: off)",
+                OFFICE_FIELD(auth.login_pair_max_failures)),
+      make_uint("auth.login_pair_max_backoff_s",
+                "longest back-off of one account from one address, seconds",
+                OFFICE_FIELD(auth.login_pair_max_backoff_s)),
+      make_uint("auth.login_account_max_failures",
+                "failed logins of one account from any address before back-off (0: off)",
+                OFFICE_FIELD(auth.login_account_max_failures)),
+      make_uint("auth.login_account_max_backoff_s",
+                "longest back-off of one account from any address, seconds (keep short)",
+                OFFICE_FIELD(auth.login_account_max_backoff_s)),
+      make_uint("auth.login_address_max_failures",
+                "failed logins from one address to any account before back-off (0: off)",
+                OFFICE_FIELD(auth.login_address_max_failures)),
+      make_uint("auth.login_address_max_backoff_s", "longest back-off of one address, seconds",
+                OFFICE_FIELD(auth.login_address_max_backoff_s)),
+      make_uint("auth.login_failure_window_s",
+                "a failed-login counter is forgotten this long after its last failure",
+                OFFICE_FIELD(auth.login_failure_window_s)),
+      make_uint("auth.login_limit_max_entries",
+                "failed-login counters kept in memory (least recently used dropped)",
+                OFFICE_FIELD(auth.login_limit_max_entries)),
       make_string("admin.email", "e-mail of the first admin, created on an empty database",
                   OFFICE_FIELD(admin.email)),
       make_string("admin.password",
@@ -150,9 +186,24 @@ std::string env_name(std::string_view key) {
   return e;
 }
 
+// True when some key starts with "prefix." (so a map may be nested there).
+bool is_key_prefix(std::string_view prefix) {
+  for (const auto& d : key_defs()) {
+    std::string_view k = d.key;
+    if (k.size() > prefix.size() && k.substr(0, prefix.size()) == prefix && k[prefix.size()] == '.')
+      return true;
+  }
+  return false;
+}
+
 Status apply_yaml_node(Config& config, const YAML::Node& node, const std::string& prefix,
                        std::string_view origin) {
   if (node.IsMap()) {
+    // Only maps that lead to real keys are entered: an unknown section is an
+    // error at once, and a self-referential alias (a: &x {b: *x}) cannot
+    // recurse forever.
+    if (!prefix.empty() && !is_key_prefix(prefix))
+      return Error::invalid(std::string(origin) + ": unknown configuration key '" + prefix + "'");
     for (const auto& kv : node) {
       std::string name = kv.first.as<std::string>();
       std::string key = prefix.empty() ? name : prefix + "." + name;
@@ -238,8 +289,69 @@ Result<std::pair<std::string, std::uint16_t>> parse_listen_address(std::string_v
   return std::pair{host, static_cast<std::uint16_t>(port)};
 }
 
+Result<std::string> normalize_origin(std::string_view origin) {
+  auto bad = [&] {
+    return Error::invalid("an origin is http(s)://host[:port] without a path, got '" +
+                          std::string(origin) + "'");
+  };
+  std::string o(origin);
+  while (!o.empty() && (o.back() == '/' || o.back() == ' ')) o.pop_back();
+  while (!o.empty() && o.front() == ' ') o.erase(0, 1);
+  auto sep = o.find("://");
+  if (sep == std::string::npos) return bad();
+  std::string scheme = o.substr(0, sep);
+  std::string rest = o.substr(sep + 3);
+  std::transform(scheme.begin(), scheme.end(), scheme.begin(), ::tolower);
+  if (scheme != "http" && scheme != "https") return bad();
+  if (rest.empty() || rest.find_first_of("/?#@ ") != std::string::npos) return bad();
+  std::string host = rest, port;
+  auto colon = rest.rfind(':');
+  if (colon != std::string::npos && rest.find(']', colon) == std::string::npos) {
+    host = rest.substr(0, colon);
+    port = rest.substr(colon + 1);
+    unsigned n = 0;
+    auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), n);
+    if (port.empty() || ec != std::errc() || p != port.data() + port.size() || n == 0 || n > 65535)
+      return bad();
+    port = std::to_string(n);
+  }
+  if (host.empty()) return bad();
+  std::transform(host.begin(), host.end(), host.begin(), ::tolower);
+  if ((scheme == "http" && port == "80") || (scheme == "https" && port == "443")) port.clear();
+  return scheme + "://" + host + (port.empty() ? "" : ":" + port);
+}
+
+Result<std::vector<std::string>> public_origins(const Config& c, std::uint16_t bound_port) {
+  std::vector<std::string> out;
+  std::string_view list = c.server.public_origins;
+  while (!list.empty()) {
+    auto comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    list = comma == std::string_view::npos ? std::string_view() : list.substr(comma + 1);
+    if (item.find_first_not_of(' ') == std::string_view::npos) continue;
+    auto o = normalize_origin(item);
+    if (!o) return Error::invalid("server.public_origins: " + o.error().message);
+    out.push_back(std::move(*o));
+  }
+  if (!out.empty()) return out;
+  const std::string port = std::to_string(bound_port);
+  out = {"http://127.0.0.1:" + port, "http://localhost:" + port};
+  auto listen = parse_listen_address(c.server.listen);
+  if (listen) {
+    const std::string& host = listen->first;
+    if (!host.empty() && host != "0.0.0.0" && host != "::" && host != "127.0.0.1" &&
+        host != "localhost") {
+      auto o = normalize_origin(
+          "http://" + (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" + port);
+      if (o && std::find(out.begin(), out.end(), *o) == out.end()) out.push_back(*o);
+    }
+  }
+  return out;
+}
+
 Status validate_config(const Config& c) {
   if (auto r = parse_listen_address(c.server.listen); !r) return r.error();
+  if (auto o = public_origins(c, 1); !o) return o.error();
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::none_of(std::begin(kLevels), std::end(kLevels),
                    [&](const char* l) { return c.log.level == l; }))
@@ -257,10 +369,19 @@ Status validate_config(const Config& c) {
     return Error::invalid(
         "database.max_batch, database.pg_write_connections and database.pg_read_connections "
         "must be positive");
+  if (c.auth.jwt_algorithm != "EdDSA" && c.auth.jwt_algorithm != "HS256")
+    return Error::invalid("auth.jwt_algorithm must be EdDSA or HS256; got '" +
+                          c.auth.jwt_algorithm + "'");
   if (!c.auth.jwt_secret.empty() && c.auth.jwt_secret.size() < 32)
     return Error::invalid("auth.jwt_secret must be at least 32 bytes long");
   if (c.auth.access_ttl_s == 0 || c.auth.refresh_ttl_s == 0)
     return Error::invalid("auth.access_ttl_s and auth.refresh_ttl_s must be positive");
+  if (c.auth.login_pair_max_backoff_s == 0 || c.auth.login_account_max_backoff_s == 0 ||
+      c.auth.login_address_max_backoff_s == 0 || c.auth.login_failure_window_s == 0)
+    return Error::invalid(
+        "auth.login_*_max_backoff_s and auth.login_failure_window_s must be positive");
+  if (c.auth.login_limit_max_entries < 1000)
+    return Error::invalid("auth.login_limit_max_entries must be at least 1000");
   if (c.server.max_body_bytes == 0 || c.server.max_header_bytes < 1024)
     return Error::invalid("server.max_body_bytes must be > 0 and server.max_header_bytes >= 1024");
   return {};

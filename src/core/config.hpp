@@ -30,6 +30,9 @@ struct Config {
     std::uint64_t idle_timeout_ms = 60'000;
     std::uint64_t shutdown_grace_ms = 10'000;
     bool access_log = true;
+    /// Comma-separated origins the web app is served from ("https://office.example.com");
+    /// empty: derived from `listen` (http://127.0.0.1:PORT, http://localhost:PORT).
+    std::string public_origins;
   } server;
   std::string data_dir = "./data";
   struct Database {
@@ -49,7 +52,19 @@ struct Config {
     std::string audience = "office-suite";
     std::uint64_t access_ttl_s = 900;          ///< access token lifetime
     std::uint64_t refresh_ttl_s = 30 * 86400;  ///< refresh token lifetime
+    std::string jwt_algorithm = "EdDSA";       ///< EdDSA (Ed25519) or HS256
+    std::uint64_t jwt_key_rotate_s =
+        30 * 86400;          ///< EdDSA key age that triggers rotation; 0: never
     std::string jwt_secret;  ///< HS256 key; empty = generated once into <data_dir>/jwt.key
+    // Failed-login limits (docs/identity.md, "Login limits"); max_failures 0 turns a tier off.
+    std::uint32_t login_pair_max_failures = 5;
+    std::uint64_t login_pair_max_backoff_s = 900;
+    std::uint32_t login_account_max_failures = 20;
+    std::uint64_t login_account_max_backoff_s = 60;
+    std::uint32_t login_address_max_failures = 100;
+    std::uint64_t login_address_max_backoff_s = 900;
+    std::uint64_t login_failure_window_s = 3600;
+    std::uint64_t login_limit_max_entries = 100'000;
   } auth;
   struct Admin {
     std::string email = "admin@example.com";  ///< first admin, created on an empty database
@@ -87,6 +102,17 @@ Status validate_config(const Config& config);
 Result<Config> load_config(const std::optional<std::string>& file,
                            const std::vector<std::string>& environment,
                            const std::vector<std::pair<std::string, std::string>>& overrides);
+
+/// An origin as browsers send it (RFC 6454): lower-case scheme and host, no
+/// default port (80 for http, 443 for https), no path. Accepts http and https
+/// only. Errors (kInvalidArgument) name the value.
+Result<std::string> normalize_origin(std::string_view origin);
+
+/// The origins of server.public_origins (normalised, in order), or, when it is
+/// empty, the ones derived from the listen host and the bound port:
+/// http://127.0.0.1:PORT and http://localhost:PORT, plus http://HOST:PORT for
+/// a listen host that is neither a wildcard nor loopback.
+Result<std::vector<std::string>> public_origins(const Config& config, std::uint16_t bound_port);
 
 /// Splits "host:port" / "[v6]:port". Error names the value.
 Result<std::pair<std::string, std::uint16_t>> parse_listen_address(std::string_view listen);

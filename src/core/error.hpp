@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,9 @@ enum class ErrorCode {
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  /// For kResourceExhausted (and kUnavailable): when the caller may try again,
+  /// in seconds; 0 = not said. HTTP adapters send it as `Retry-After`.
+  std::int64_t retry_after_s = 0;
 
   static Error invalid(std::string msg) { return {ErrorCode::kInvalidArgument, std::move(msg)}; }
   static Error not_found(std::string msg) { return {ErrorCode::kNotFound, std::move(msg)}; }
@@ -40,6 +44,9 @@ struct Error {
   static Error exists(std::string msg) { return {ErrorCode::kAlreadyExists, std::move(msg)}; }
   static Error internal(std::string msg) { return {ErrorCode::kInternal, std::move(msg)}; }
   static Error unavailable(std::string msg) { return {ErrorCode::kUnavailable, std::move(msg)}; }
+  static Error exhausted(std::string msg, std::int64_t retry_after_s) {
+    return {ErrorCode::kResourceExhausted, std::move(msg), retry_after_s};
+  }
 };
 
 /// HTTP status for a code (the only place this mapping lives).

@@ -21,7 +21,84 @@ std::string snake(std::string_view camel) {
   }
   return out;
 }
+
+// Builds the DOM like nlohmann's own parser, but refuses to open a container
+// past max_depth: returning false from a SAX event stops the parse at once
+// (the parser itself is iterative; only the DOM's users recurse).
+class BoundedDomBuilder final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  BoundedDomBuilder(nlohmann::json& root, std::size_t max_depth)
+      : root_(root), max_depth_(max_depth) {}
+  bool too_deep() const { return too_deep_; }
+
+  bool null() override { return add(nullptr) != nullptr; }
+  bool boolean(bool v) override { return add(v) != nullptr; }
+  bool number_integer(number_integer_t v) override { return add(v) != nullptr; }
+  bool number_unsigned(number_unsigned_t v) override { return add(v) != nullptr; }
+  bool number_float(number_float_t v, const string_t&) override { return add(v) != nullptr; }
+  bool string(string_t& v) override { return add(std::move(v)) != nullptr; }
+  bool binary(binary_t&) override { return false; }  // not produced by JSON text
+  bool start_object(std::size_t) override { return open(nlohmann::json::object()); }
+  bool key(string_t& k) override {
+    slot_ = &(*stack_.back())[k];  // std::map nodes do not move: the pointer stays valid
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t) override { return open(nlohmann::json::array()); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  // Places a value where the parser is (top level, array element or the
+  // value of the last key) and returns where it went.
+  template <class V>
+  nlohmann::json* add(V&& v) {
+    if (stack_.empty()) {
+      root_ = nlohmann::json(std::forward<V>(v));
+      return &root_;
+    }
+    nlohmann::json* parent = stack_.back();
+    if (parent->is_array()) {
+      // Only the innermost open container grows, so no pointer on stack_
+      // points into an array that can reallocate.
+      parent->emplace_back(std::forward<V>(v));
+      return &parent->back();
+    }
+    *slot_ = nlohmann::json(std::forward<V>(v));
+    return slot_;
+  }
+  bool open(nlohmann::json&& container) {
+    if (stack_.size() >= max_depth_) {
+      too_deep_ = true;
+      return false;
+    }
+    stack_.push_back(add(std::move(container)));
+    return true;
+  }
+  bool close() {
+    stack_.pop_back();
+    return true;
+  }
+
+  nlohmann::json& root_;
+  std::size_t max_depth_;
+  std::vector<nlohmann::json*> stack_;
+  nlohmann::json* slot_ = nullptr;
+  bool too_deep_ = false;
+};
+
 }  // namespace
+
+Result<nlohmann::json> parse_json(std::string_view text, std::size_t max_depth) {
+  nlohmann::json root;
+  BoundedDomBuilder builder(root, max_depth);
+  if (nlohmann::json::sax_parse(text.begin(), text.end(), &builder)) return root;
+  if (builder.too_deep())
+    return Error::invalid("JSON is nested more than " + std::to_string(max_depth) + " levels deep");
+  return Error::invalid("not valid JSON");
+}
 
 JsonBody::JsonBody() : json_(std::make_unique<nlohmann::json>()) {}
 JsonBody::~JsonBody() = default;
@@ -30,9 +107,10 @@ JsonBody& JsonBody::operator=(JsonBody&&) noexcept = default;
 
 Result<JsonBody> JsonBody::parse(std::string_view body,
                                  std::initializer_list<std::string_view> fields) {
+  auto parsed = parse_json(body);
+  if (!parsed) return Error::invalid("request body: " + parsed.error().message);
   JsonBody out;
-  *out.json_ = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
-  if (out.json_->is_discarded()) return Error::invalid("request body is not valid JSON");
+  *out.json_ = std::move(*parsed);
   if (!out.json_->is_object()) return Error::invalid("request body must be a JSON object");
   for (const auto& [key, value] : out.json_->items()) {
     bool known = false;

@@ -14,10 +14,26 @@
 
 namespace office {
 
+/// The deepest nesting of arrays and objects accepted from outside the
+/// process by default. Real messages need a handful of levels; the limit
+/// exists so that recursive code (copying, dumping, destroying a DOM) can
+/// never be driven into a stack overflow by a crafted input.
+inline constexpr std::size_t kMaxJsonDepth = 64;
+
+/// Parses JSON that comes from outside the process (request bodies,
+/// WebSocket messages, token headers). At most `max_depth` arrays/objects may
+/// be open at once (a top-level object is depth 1, `{"a":[1]}` is depth 2);
+/// the parse stops at the first container past the limit, so a deep input
+/// costs no more than reading it up to there. Errors are kInvalidArgument:
+/// "JSON is nested more than N levels deep" or "not valid JSON" (the latter
+/// also for invalid UTF-8 and trailing garbage). Thread-safe.
+Result<nlohmann::json> parse_json(std::string_view text, std::size_t max_depth = kMaxJsonDepth);
+
 /// Reads a JSON request body the way proto3 JSON parsers do: the top level
 /// must be an object; each field may be spelled lowerCamelCase or snake_case;
 /// unknown fields, wrong types and malformed JSON are kInvalidArgument errors
-/// that name the field. Not thread-safe (one per request).
+/// that name the field. Nesting deeper than kMaxJsonDepth is refused (see
+/// parse_json). Not thread-safe (one per request).
 class JsonBody {
  public:
   /// `fields` lists the accepted lowerCamelCase names.

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 namespace office {
 namespace {
 
@@ -34,6 +36,61 @@ TEST(JsonBody, RejectsBadInputNamingTheField) {
   auto req = b->string("absent");
   ASSERT_FALSE(req.ok());
   EXPECT_NE(req.error().message.find("required"), std::string::npos);
+}
+
+std::string nested(std::size_t depth, char open = '[', char close = ']') {
+  return std::string(depth, open) + std::string(depth, close);
+}
+
+TEST(ParseJson, DepthLimit) {
+  EXPECT_TRUE(parse_json(nested(64)).ok());
+  auto deep = parse_json(nested(65));
+  ASSERT_FALSE(deep.ok());
+  EXPECT_EQ(deep.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(deep.error().message, "JSON is nested more than 64 levels deep");
+  EXPECT_TRUE(parse_json(nested(3), 3).ok());
+  EXPECT_FALSE(parse_json(nested(4), 3).ok());
+  // Objects count like arrays, mixed too; scalars add no depth.
+  EXPECT_TRUE(parse_json(R"({"a":{"b":[1,"x",null]}})", 3).ok());
+  EXPECT_FALSE(parse_json(R"({"a":{"b":[[1]]}})", 3).ok());
+  EXPECT_TRUE(parse_json("5", 0).ok());
+  EXPECT_FALSE(parse_json("[]", 0).ok());
+  // Siblings do not add up: depth is the deepest path, not the count.
+  EXPECT_TRUE(parse_json("[[1],[2],[3],{\"a\":4}]", 2).ok());
+}
+
+TEST(ParseJson, BuildsTheSameDomAsNlohmann) {
+  const char* text = R"({"s":"h\u00e9","i":-5,"u":18446744073709551615,"f":1.5,"t":true,"n":null,)"
+                     R"("a":[1,[2,{"k":[]}],{}],"o":{"x":{"y":"z"}},"dup":1,"dup":2})";
+  auto ours = parse_json(text);
+  ASSERT_TRUE(ours.ok()) << ours.error().message;
+  EXPECT_EQ(*ours, nlohmann::json::parse(text));
+  EXPECT_EQ((*ours)["dup"], 2);  // last duplicate wins, as in nlohmann
+  EXPECT_TRUE((*ours)["u"].is_number_unsigned());
+}
+
+TEST(ParseJson, MalformedIsAnErrorNotACrash) {
+  for (std::string bad : {std::string(""), std::string("{"), std::string("[1,]"),
+                          std::string("{\"a\"}"), std::string("[1] x"), std::string("\"\xff\""),
+                          std::string("nul"), std::string(100000, '['), std::string("[1}")}) {
+    auto r = parse_json(bad);
+    EXPECT_FALSE(r.ok()) << bad.substr(0, 20);
+  }
+  EXPECT_EQ(parse_json("[1,").error().message, "not valid JSON");
+}
+
+// The attack of issue 7: a 200 KB frame of 100,000 nested arrays. Refused
+// early with a clear error; nothing recursive ever sees it.
+TEST(ParseJson, HundredThousandLevelsAreRefusedQuickly) {
+  std::string frame = R"({"type":"ping","id":)" + nested(100000) + "}";
+  auto r = parse_json(frame);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error().message, "JSON is nested more than 64 levels deep");
+  auto body = JsonBody::parse(frame, {"type", "id"});
+  ASSERT_FALSE(body.ok());
+  EXPECT_EQ(body.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_NE(body.error().message.find("nested more than 64"), std::string::npos);
+  EXPECT_NE(body.error().message.find("request body"), std::string::npos);
 }
 
 TEST(JsonBody, Rfc3339) {

@@ -1,7 +1,9 @@
 #include "identity/http_routes.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/config.hpp"
 #include "core/json_body.hpp"
 #include "core/log.hpp"
 
@@ -90,17 +92,24 @@ json to_json(const Tokens& t) {
 
 Response ok(int status, const json& body) { return Response::json(status, body.dump()); }
 
+// Response::error plus `Retry-After` when the error says when to retry.
+Response error_reply(const Error& e) {
+  Response r = Response::error(e);
+  if (e.retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s));
+  return r;
+}
+
 template <class T>
 Response reply(const Result<T>& r, int status = 200) {
-  if (!r) return Response::error(r.error());
+  if (!r) return error_reply(r.error());
   return ok(status, to_json(*r));
 }
 
 // Unwraps a Result inside a handler: returns the error response from the handler.
 // NOLINTBEGIN(bugprone-macro-parentheses): `var` names a declaration.
-#define OFFICE_TRY_ASSIGN(var, expr)                               \
-  auto var##_result = (expr);                                      \
-  if (!var##_result) return Response::error(var##_result.error()); \
+#define OFFICE_TRY_ASSIGN(var, expr)                           \
+  auto var##_result = (expr);                                  \
+  if (!var##_result) return error_reply(var##_result.error()); \
   auto var = std::move(*var##_result)
 // NOLINTEND(bugprone-macro-parentheses)
 
@@ -118,37 +127,54 @@ Result<PageRequest> page_of(const Request& req) {
 }
 
 Response reply(const Result<User>& r, int status = 200) {
-  if (!r) return Response::error(r.error());
+  if (!r) return error_reply(r.error());
   return Response::json(status, user_json(*r));
 }
 
 template <class T>
 Response page_reply(const Result<Page<T>>& r, const char* key) {
-  if (!r) return Response::error(r.error());
+  if (!r) return error_reply(r.error());
   json items = json::array();
   for (const auto& i : r->items) items.push_back(to_json(i));
   return ok(200, {{key, items}, {"nextPageToken", r->next_page_token}});
 }
 
 // The per-connection handler of /api/v1/ws: greets with the caller's
-// profile, answers pings, rejects anything else with an error frame.
+// profile, answers pings, rejects anything else with an error frame. Nothing
+// the client sent is echoed back except a ping's `id`, and only when it is a
+// short string or an integer (never a structure: see issue 7).
 class SessionSocket final : public net::WebSocketHandler {
  public:
+  static constexpr std::size_t kMaxIdBytes = 128;
+
   explicit SessionSocket(User user) : user_(std::move(user)) {}
   void on_open(std::shared_ptr<net::WebSocketSession> s) override {
     session_ = std::move(s);
     session_->send_text(json{{"type", "hello"}, {"user", to_json(user_)}}.dump());
   }
   void on_message(std::string_view text) override {
-    auto msg = json::parse(text, nullptr, false);
-    if (msg.is_discarded() || !msg.is_object() || !msg.contains("type") ||
-        !msg["type"].is_string()) {
+    auto msg = parse_json(text);
+    if (!msg) {
+      error("INVALID_ARGUMENT", "message: " + msg.error().message);
+      return;
+    }
+    auto type = msg->find("type");
+    if (!msg->is_object() || type == msg->end() || !type->is_string()) {
       error("INVALID_ARGUMENT", "messages must be JSON objects with a string \"type\"");
       return;
     }
-    if (msg["type"] == "ping") {
+    if (*type == "ping") {
       json pong = {{"type", "pong"}};
-      if (msg.contains("id")) pong["id"] = msg["id"];
+      if (auto id = msg->find("id"); id != msg->end()) {
+        bool short_string =
+            id->is_string() && id->get_ref<const std::string&>().size() <= kMaxIdBytes;
+        if (!short_string && !id->is_number_integer()) {
+          error("INVALID_ARGUMENT", "ping \"id\" must be an integer or a string of at most " +
+                                        std::to_string(kMaxIdBytes) + " bytes");
+          return;
+        }
+        pong["id"] = *id;  // a scalar: no recursion
+      }
       session_->send_text(pong.dump());
       return;
     }
@@ -157,7 +183,7 @@ class SessionSocket final : public net::WebSocketHandler {
   void on_close(std::uint16_t) override { session_.reset(); }
 
  private:
-  void error(const char* code, const char* message) {
+  void error(const char* code, const std::string& message) {
     session_->send_text(
         json{{"type", "error"}, {"error", {{"code", code}, {"message", message}}}}.dump());
   }
@@ -165,33 +191,68 @@ class SessionSocket final : public net::WebSocketHandler {
   std::shared_ptr<net::WebSocketSession> session_;
 };
 
-void auth_routes(net::Router& r, IdentityService& s) {
+// Set-Cookie for the access token (browsers use it for the WebSocket, which
+// cannot carry an Authorization header); an empty token with max_age 0 clears it.
+std::string access_cookie(const WebOptions& web, std::string_view token, std::int64_t max_age_s) {
+  std::string c = "access_token=";
+  c.append(token);
+  c += "; Max-Age=" + std::to_string(max_age_s) + "; Path=/; HttpOnly; SameSite=Strict";
+  for (const auto& o : web.public_origins)
+    if (o.rfind("https://", 0) == 0) {
+      c += "; Secure";
+      break;
+    }
+  return c;
+}
+
+Response tokens_reply(const WebOptions& web, const Result<Tokens>& t) {
+  if (!t) return error_reply(t.error());
+  Response r = ok(200, to_json(*t));
+  r.headers.emplace_back("Set-Cookie", access_cookie(web, t->access_token, t->expires_in));
+  return r;
+}
+
+void auth_routes(net::Router& r, IdentityService& s, const std::shared_ptr<const WebOptions>& web) {
   net::RouteOptions pub{.auth = false, .offload = true};
+  // Public keys for services that verify access tokens themselves. Cached
+  // briefly: after a rotation, verifiers refetch on an unknown kid anyway.
+  r.add(
+      Method::kGet, "/.well-known/jwks.json",
+      [&s](Request&) {
+        Response resp = Response::json(200, s.jwks());
+        resp.headers.emplace_back("Cache-Control", "public, max-age=300");
+        return resp;
+      },
+      net::RouteOptions{.auth = false});
   r.add(
       Method::kPost, "/api/v1/auth/login",
-      [&s](Request& req) {
+      [&s, web](Request& req) {
         OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"email", "password", "tenant"}));
         OFFICE_TRY_ASSIGN(email, body.string("email"));
         OFFICE_TRY_ASSIGN(password, body.string("password"));
         OFFICE_TRY_ASSIGN(tenant, body.opt_string("tenant"));
-        return reply(s.login(email, password, tenant.value_or("")));
+        return tokens_reply(*web,
+                            s.login(email, password, tenant.value_or(""), req.remote_address));
       },
       pub);
   r.add(
       Method::kPost, "/api/v1/auth/refresh",
-      [&s](Request& req) {
+      [&s, web](Request& req) {
         OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
         OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
-        return reply(s.refresh(token));
+        return tokens_reply(*web, s.refresh(token));
       },
       pub);
   r.add(
       Method::kPost, "/api/v1/auth/logout",
-      [&s](Request& req) {
+      [&s, web](Request& req) {
         OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"refreshToken"}));
         OFFICE_TRY_ASSIGN(token, body.string("refreshToken"));
-        if (auto st = s.logout(token); !st) return Response::error(st.error());
-        return Response::no_content();
+        // The cookie goes whatever the outcome: the caller wants to be out.
+        Response resp = Response::no_content();
+        if (auto st = s.logout(token); !st) resp = error_reply(st.error());
+        resp.headers.emplace_back("Set-Cookie", access_cookie(*web, "", 0));
+        return resp;
       },
       pub);
 }
@@ -228,19 +289,22 @@ void user_routes(net::Router& r, IdentityService& s) {
   r.add(
       Method::kPatch, "/api/v1/users/{id}",
       [&s](Request& req) {
-        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"displayName", "role", "plan",
-                                                           "disabled", "password"}));
+        OFFICE_TRY_ASSIGN(
+            body, JsonBody::parse(req.body, {"displayName", "role", "plan", "disabled", "password",
+                                             "platformAdmin"}));
         UserPatch p;
         OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
         OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
         OFFICE_TRY_ASSIGN(plan, body.opt_string("plan"));
         OFFICE_TRY_ASSIGN(disabled, body.opt_bool("disabled"));
         OFFICE_TRY_ASSIGN(password, body.opt_string("password"));
+        OFFICE_TRY_ASSIGN(platform_admin, body.opt_bool("platformAdmin"));
         p.display_name = name;
         p.role = role;
         p.plan = plan;
         p.disabled = disabled;
         p.password = password;
+        p.platform_admin = platform_admin;
         return reply(s.update_user(req.caller(), req.param("id"), p));
       },
       writes);
@@ -281,7 +345,7 @@ void group_routes(net::Router& r, IdentityService& s) {
       Method::kDelete, "/api/v1/groups/{id}",
       [&s](Request& req) {
         if (auto st = s.delete_group(req.caller(), req.param("id")); !st)
-          return Response::error(st.error());
+          return error_reply(st.error());
         return Response::no_content();
       },
       writes);
@@ -302,7 +366,7 @@ void group_routes(net::Router& r, IdentityService& s) {
 void tenant_routes(net::Router& r, IdentityService& s) {
   r.add(Method::kGet, "/api/v1/tenants", [&s](Request& req) {
     auto list = s.list_tenants(req.caller());
-    if (!list) return Response::error(list.error());
+    if (!list) return error_reply(list.error());
     json items = json::array();
     for (const auto& t : *list) items.push_back(to_json(t));
     return ok(200, {{"tenants", items}});
@@ -322,7 +386,7 @@ void tenant_routes(net::Router& r, IdentityService& s) {
         t.admin_email = email;
         t.admin_password = password;
         auto made = s.create_tenant(req.caller(), t);
-        if (!made) return Response::error(made.error());
+        if (!made) return error_reply(made.error());
         return ok(201, {{"tenant", to_json(made->first)}, {"admin", to_json(made->second)}});
       },
       net::RouteOptions{.auth = true, .offload = true});
@@ -354,18 +418,37 @@ std::string access_token_of(const Request& req) {
   return {};
 }
 
-void register_routes(net::Router& router, IdentityService& service) {
-  router.set_authenticator([&service](const Request& req) -> Result<Principal> {
+// A cookie rides along on every request to our host, including a WebSocket
+// opened by another site's page; only an Origin we serve the app from may use it.
+Status check_cookie_origin(const Request& req, const WebOptions& web) {
+  auto origin = req.header("origin");
+  if (!origin) return Error::denied("a WebSocket authenticated by cookie needs an Origin header");
+  auto normalized = normalize_origin(*origin);
+  if (normalized && std::find(web.public_origins.begin(), web.public_origins.end(), *normalized) !=
+                        web.public_origins.end())
+    return {};
+  return Error::denied("origin " + std::string(origin->substr(0, 200)) +
+                       " may not use the access_token cookie (server.public_origins)");
+}
+
+void register_routes(net::Router& router, IdentityService& service, WebOptions web_in) {
+  auto web = std::make_shared<const WebOptions>(std::move(web_in));
+  router.set_authenticator([&service, web](const Request& req) -> Result<Principal> {
     // The header (every REST call) is looked at in place; only a WebSocket
     // upgrade's query parameter or cookie is copied out.
-    if (std::string_view bearer = bearer_token(req); !bearer.empty())
-      return service.authenticate(bearer);
-    std::string token = access_token_of(req);
-    if (token.empty())
-      return Error::unauthenticated("missing access token (Authorization: Bearer)");
-    return service.authenticate(token);
+    if (req.header("authorization")) {
+      if (std::string_view bearer = bearer_token(req); !bearer.empty())
+        return service.authenticate(bearer);
+    } else if (req.websocket_upgrade) {
+      if (auto q = req.query_param("access_token")) return service.authenticate(*q);
+      if (auto c = req.cookie("access_token")) {
+        if (auto st = check_cookie_origin(req, *web); !st) return st.error();
+        return service.authenticate(*c);
+      }
+    }
+    return Error::unauthenticated("missing access token (Authorization: Bearer)");
   });
-  auth_routes(router, service);
+  auth_routes(router, service, web);
   user_routes(router, service);
   group_routes(router, service);
   tenant_routes(router, service);

@@ -1,15 +1,31 @@
 #pragma once
 
+#include <string>
+#include <vector>
+
 #include "identity/service.hpp"
 #include "net/router.hpp"
 
 namespace office::identity {
 
+/// What the routes need to know about how browsers reach the server.
+struct WebOptions {
+  /// Normalised origins (see core normalize_origin) the web app is served
+  /// from. A WebSocket upgrade authenticated by the `access_token` cookie must
+  /// carry one of them in `Origin` (403 otherwise: cross-site WebSocket
+  /// hijacking). The cookie is `Secure` when any of them is https.
+  std::vector<std::string> public_origins;
+};
+
 /// Registers the identity REST routes (/api/v1/auth/*, /users, /groups,
-/// /tenants), the session WebSocket /api/v1/ws, and the router's
+/// /tenants, the public GET /.well-known/jwks.json), the session WebSocket
+/// /api/v1/ws, and the router's
 /// authenticator (Bearer header; for WebSocket upgrades also the
-/// `access_token` query parameter or cookie). `service` must outlive the router.
-void register_routes(net::Router& router, IdentityService& service);
+/// `access_token` query parameter or cookie). Login and refresh set the
+/// `access_token` cookie (HttpOnly, SameSite=Strict, Path=/, Max-Age = the
+/// token's lifetime, Secure for https origins); logout clears it. `service`
+/// must outlive the router.
+void register_routes(net::Router& router, IdentityService& service, WebOptions web = {});
 
 /// The access token of a request: `Authorization: Bearer <t>`; for WebSocket
 /// upgrades also `?access_token=<t>` or the `access_token` cookie. Empty if none.

@@ -33,7 +33,24 @@ class PasswordHasher {
   std::size_t mem_;
 };
 
-/// Password policy: 8 to 1024 bytes. Error names the rule broken.
-Status check_password_policy(std::string_view password);
+/// The password policy, checked wherever a password is set (new user, password
+/// change, new tenant's admin, the first admin at start-up). A password must:
+///  - have at least 8 characters, counted as Unicode code points (not bytes),
+///    and at most 1024 bytes;
+///  - not be on the list of common passwords (case-insensitive; the list is
+///    src/identity/common_passwords.txt, compiled into the binary);
+///  - not be the local part of the account's e-mail ("anna" of
+///    anna@example.com), nor contain it when it has 3 or more characters
+///    (case-insensitive).
+/// Errors are kInvalidArgument with a message naming the rule broken. `email`
+/// may be empty (no e-mail rule then). Thread-safe.
+Status check_password_policy(std::string_view password, std::string_view email);
+
+/// True if the password is on the common-passwords list (case-insensitive).
+bool is_common_password(std::string_view password);
+
+/// Number of Unicode code points in UTF-8 text (bytes that do not continue a
+/// sequence; invalid input is counted byte by byte, never more than its size).
+std::size_t count_code_points(std::string_view utf8);
 
 }  // namespace office::identity

@@ -14,6 +14,10 @@ namespace office::identity {
 /// Every call that takes a Principal acts inside principal.tenant_id only: an
 /// id from another tenant is kNotFound, never a leak. Writes need role admin
 /// (kPermissionDenied otherwise); tenant management needs platform_admin.
+/// Platform admins can be changed (name, role, plan, password, disabled,
+/// platform_admin) only by platform admins, who may also appoint others
+/// (UserPatch::platform_admin); the last enabled platform admin with the
+/// admin role cannot be disabled or demoted (kFailedPrecondition).
 /// Implementations are thread-safe.
 class IdentityService {
  public:
@@ -22,9 +26,18 @@ class IdentityService {
   // --- sessions -----------------------------------------------------------
   /// Checks the password (Argon2id: slow, call off the I/O threads) and opens a
   /// session. Wrong e-mail, password, tenant or a disabled user all give the
-  /// same kUnauthenticated "invalid credentials".
+  /// same kUnauthenticated "invalid credentials". Failed logins are limited
+  /// per account, per client address and per both (exponential back-off):
+  /// while a limit holds, login answers kResourceExhausted with
+  /// Error::retry_after_s and does not look at the password.
+  /// `client_address` is the caller's IP address as the server sees it.
   virtual Result<Tokens> login(std::string_view email, std::string_view password,
-                               std::string_view tenant_slug) = 0;
+                               std::string_view tenant_slug, std::string_view client_address) = 0;
+  /// login() for in-process callers with no client address (tests, tools).
+  Result<Tokens> login(std::string_view email, std::string_view password,
+                       std::string_view tenant_slug) {
+    return login(email, password, tenant_slug, {});
+  }
   /// Rotates a refresh token: the old one stops working. Presenting an already
   /// rotated token revokes its whole session (token theft detection).
   virtual Result<Tokens> refresh(std::string_view refresh_token) = 0;
@@ -32,6 +45,9 @@ class IdentityService {
   virtual Status logout(std::string_view refresh_token) = 0;
   /// Verifies an access token and that its session and user are still active.
   virtual Result<Principal> authenticate(std::string_view access_token) const = 0;
+  /// The public keys that verify access tokens, as a JWK Set (RFC 7517):
+  /// what services that only verify tokens load (JwtVerifier::from_jwks).
+  virtual std::string jwks() const = 0;
 
   // --- users ---------------------------------------------------------------
   virtual Result<User> get_profile(const Principal& p) const = 0;

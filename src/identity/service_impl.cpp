@@ -1,10 +1,9 @@
 #include "identity/service_impl.hpp"
 
-#include <openssl/sha.h>
-
 #include "core/hex.hpp"
 #include "core/ids.hpp"
 #include "core/random.hpp"
+#include "core/sha256.hpp"
 #include "identity/store.hpp"
 #include "identity/validate.hpp"
 #include "storage/transact.hpp"
@@ -17,20 +16,49 @@ using storage::write_value;
 
 namespace {
 
-std::string sha256_hex(std::string_view s) {
-  std::array<std::uint8_t, SHA256_DIGEST_LENGTH> d{};
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d.data());
-  return to_hex(d);
-}
-
 std::string random_token(std::size_t bytes) {
   std::string raw(bytes, '\0');
   secure_random(raw.data(), raw.size());
   return base64url_encode(raw);
 }
 
+// Refresh tokens are "<tenant id>.<32 random bytes, base64url>": the tenant
+// lets every lookup be scoped by tenant like all other queries. Only the
+// SHA-256 of the whole token is stored.
+std::string new_refresh_token(std::string_view tenant_id) {
+  return std::string(tenant_id) + "." + random_token(32);
+}
+
+// Finds the row of a presented refresh token inside its tenant. Tokens issued
+// before tenant-prefixed tokens (43 base64url characters, no '.') are looked
+// up tenant by tenant, each query scoped; that path serves installs upgraded
+// with live sessions and can go once auth.refresh_ttl_s has passed since.
+Result<std::optional<store::RefreshRow>> find_refresh(Tx& tx, std::string_view token,
+                                                      std::string_view hash) {
+  auto dot = token.find('.');
+  if (dot != std::string_view::npos) {
+    std::string_view tenant = token.substr(0, dot);
+    if (!looks_like_id(tenant)) return std::optional<store::RefreshRow>();
+    return store::refresh_by_hash(tx, tenant, hash);
+  }
+  std::string ignored;
+  if (token.size() != 43 || !base64url_decode(token, ignored))
+    return std::optional<store::RefreshRow>();
+  auto tenants = store::list_tenants(tx);
+  if (!tenants) return tenants.error();
+  for (const auto& t : *tenants) {
+    auto row = store::refresh_by_hash(tx, t.id, hash);
+    if (!row || *row) return row;
+  }
+  return std::optional<store::RefreshRow>();
+}
+
 Error not_found(std::string_view what) {
   return Error::not_found(std::string(what) + " not found");
+}
+
+Error platform_admin_denied() {
+  return Error::denied("only a platform admin may change a platform admin");
 }
 
 Status require_admin(const Principal& p) {
@@ -78,7 +106,8 @@ IdentityServiceImpl::IdentityServiceImpl(storage::Database& db, const Clock& clo
       clock_(clock),
       hasher_(hasher),
       options_(std::move(options)),
-      jwt_(options_.jwt_key, options_.issuer, options_.audience, clock) {
+      keys_(options_.keys ? options_.keys : ephemeral_token_keys(clock)),
+      limiter_(clock, options_.login_limits) {
   auto h = hasher_.hash(random_token(16));
   if (h) dummy_hash_ = *h;
 }
@@ -87,7 +116,7 @@ Result<User> IdentityServiceImpl::make_user(const std::string& tenant_id, const 
                                             bool platform_admin) {
   auto email = normalize_email(in.email);
   if (!email) return email.error();
-  if (auto st = check_password_policy(in.password); !st) return st.error();
+  if (auto st = check_password_policy(in.password, *email); !st) return st.error();
   User u;
   u.display_name = in.display_name.empty() ? email->substr(0, email->find('@')) : in.display_name;
   if (auto st = check_display_name(u.display_name); !st) return st.error();
@@ -111,14 +140,18 @@ Result<std::optional<std::string>> IdentityServiceImpl::bootstrap(std::string_vi
   std::optional<std::string> generated;
   std::string password(admin_password);
   if (password.empty()) {
-    password = random_token(15);  // 20 characters
+    do {
+      password = random_token(15);  // 20 characters
+    } while (!check_password_policy(password, admin_email));
     generated = password;
   }
   Tenant tenant{new_id(clock_), "default", "Default", clock_.now_ms()};
   auto user = make_user(
       tenant.id, NewUser{std::string(admin_email), password, "Administrator", "admin", "premium"},
       true);
-  if (!user) return Error::invalid("first admin: " + user.error().message);
+  if (!user)
+    return Error::invalid("cannot create the first admin " + std::string(admin_email) +
+                          " (admin.email, admin.password): " + user.error().message);
   auto hash = hasher_.hash(password);
   if (!hash) return hash.error();
   auto st = db_.write([&](Tx& tx) -> Status {
@@ -144,27 +177,46 @@ Result<Tokens> IdentityServiceImpl::open_session(Tx& tx, const User& user) {
       !st)
     return st.error();
   Tokens t;
-  t.refresh_token = random_token(32);
+  t.refresh_token = new_refresh_token(user.tenant_id);
   if (auto st = store::insert_refresh(
           tx, sha256_hex(t.refresh_token),
           store::RefreshRow{session_id, user.tenant_id, user.id, false, refresh_expire}, now_ms);
       !st)
     return st.error();
   std::int64_t now_s = now_ms / 1000;
-  t.access_token = jwt_.sign(AccessClaims{user.id, user.tenant_id, session_id, now_s, now_s,
-                                          now_s + options_.access_ttl_s, new_id(clock_)});
+  auto access = keys_->sign(AccessClaims{user.id, user.tenant_id, session_id, now_s, now_s,
+                                         now_s + options_.access_ttl_s, new_id(clock_)});
+  if (!access) return access.error();
+  t.access_token = std::move(*access);
   t.expires_in = options_.access_ttl_s;
   t.user = user;
   return t;
 }
 
 Result<Tokens> IdentityServiceImpl::login(std::string_view email_in, std::string_view password,
-                                          std::string_view tenant_slug) {
-  const Error invalid = Error::unauthenticated("invalid credentials");
-  if (password.size() > 1024) return invalid;
+                                          std::string_view tenant_slug,
+                                          std::string_view client_address) {
   auto email = normalize_email(email_in);
   if (!email) return email.error();
   std::string slug = tenant_slug.empty() ? "default" : std::string(tenant_slug);
+  // The account as typed, so that unknown accounts are limited like real ones.
+  const std::string account = slug + "/" + *email;
+  if (auto wait = limiter_.blocked_for(account, client_address))
+    return Error::exhausted("too many failed logins; retry in " + std::to_string(*wait) + " s",
+                            *wait);
+  Result<Tokens> out = login_checked(*email, password, slug);
+  if (out)
+    limiter_.record_success(account, client_address);
+  else if (out.error().code == ErrorCode::kUnauthenticated)
+    limiter_.record_failure(account, client_address);
+  return out;
+}
+
+Result<Tokens> IdentityServiceImpl::login_checked(const std::string& email,
+                                                  std::string_view password,
+                                                  const std::string& slug) {
+  const Error invalid = Error::unauthenticated("invalid credentials");
+  if (password.size() > 1024) return invalid;
   struct Found {
     std::optional<store::UserRow> row;
   };
@@ -172,7 +224,7 @@ Result<Tokens> IdentityServiceImpl::login(std::string_view email_in, std::string
     auto tenant = store::tenant_by_slug(tx, slug);
     if (!tenant) return tenant.error();
     if (!*tenant) return Found{};
-    auto row = store::user_by_email(tx, (*tenant)->id, *email);
+    auto row = store::user_by_email(tx, (*tenant)->id, email);
     if (!row) return row.error();
     return Found{std::move(*row)};
   });
@@ -205,7 +257,7 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
   bool replayed = false;
   auto tokens =
       write_value<std::optional<Tokens>>(db_, [&](Tx& tx) -> Result<std::optional<Tokens>> {
-        auto row = store::refresh_by_hash(tx, hash);
+        auto row = find_refresh(tx, refresh_token, hash);
         if (!row) return row.error();
         if (!*row) return std::optional<Tokens>();
         const auto& r = **row;
@@ -214,21 +266,22 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
           // A rotated token came back: someone holds a copy. End the whole session
           // (commit the revocation, then fail).
           replayed = true;
-          if (auto st = store::revoke_session(tx, r.session_id, now_ms); !st) return st.error();
+          if (auto st = store::revoke_session(tx, r.tenant_id, r.session_id, now_ms); !st)
+            return st.error();
           return std::optional<Tokens>();
         }
         auto auth = store::session_auth(tx, r.tenant_id, r.user_id, r.session_id);
         if (!auth) return auth.error();
         if (!*auth || (*auth)->session_revoked || (*auth)->user_disabled || r.expire_ms <= now_ms)
           return std::optional<Tokens>();
-        auto used = store::mark_refresh_used(tx, hash);
+        auto used = store::mark_refresh_used(tx, r.tenant_id, hash);
         if (!used) return used.error();
         if (!*used) return std::optional<Tokens>();
         auto user = store::user_by_id(tx, r.tenant_id, r.user_id);
         if (!user) return user.error();
         if (!*user) return std::optional<Tokens>();
         Tokens t;
-        t.refresh_token = random_token(32);
+        t.refresh_token = new_refresh_token(r.tenant_id);
         if (auto st = store::insert_refresh(
                 tx, sha256_hex(t.refresh_token),
                 store::RefreshRow{r.session_id, r.tenant_id, r.user_id, false, r.expire_ms},
@@ -236,8 +289,10 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
             !st)
           return st.error();
         std::int64_t now_s = now_ms / 1000;
-        t.access_token = jwt_.sign(AccessClaims{r.user_id, r.tenant_id, r.session_id, now_s, now_s,
-                                                now_s + options_.access_ttl_s, new_id(clock_)});
+        auto access = keys_->sign(AccessClaims{r.user_id, r.tenant_id, r.session_id, now_s, now_s,
+                                               now_s + options_.access_ttl_s, new_id(clock_)});
+        if (!access) return access.error();
+        t.access_token = std::move(*access);
         t.expires_in = options_.access_ttl_s;
         t.user = std::move(**user);
         return std::optional<Tokens>(std::move(t));
@@ -255,11 +310,11 @@ Status IdentityServiceImpl::logout(std::string_view refresh_token) {
   std::string hash = sha256_hex(refresh_token);
   bool known = false;
   auto st = db_.write([&](Tx& tx) -> Status {
-    auto row = store::refresh_by_hash(tx, hash);
+    auto row = find_refresh(tx, refresh_token, hash);
     if (!row) return row.error();
     if (!*row) return {};
     known = true;
-    return store::revoke_session(tx, (*row)->session_id, clock_.now_ms());
+    return store::revoke_session(tx, (*row)->tenant_id, (*row)->session_id, clock_.now_ms());
   });
   cache_.invalidate_all();
   if (!st) return st;
@@ -270,20 +325,52 @@ Status IdentityServiceImpl::logout(std::string_view refresh_token) {
 Result<Principal> IdentityServiceImpl::authenticate(std::string_view access_token) const {
   if (auto hit = cache_.principal(access_token, clock_.now_s())) return std::move(*hit);
   std::uint64_t epoch = cache_.epoch();
-  auto claims = jwt_.verify(access_token);
+  auto claims = keys_->verify(access_token);
   if (!claims) return claims.error();
   auto auth = read_value<std::optional<store::SessionAuth>>(db_, [&](Tx& tx) {
     return store::session_auth(tx, claims->tenant_id, claims->subject, claims->session_id);
   });
   if (!auth) return auth.error();
   if (!*auth || (*auth)->session_revoked) return Error::unauthenticated("session ended");
+  if ((*auth)->session_expire_ms <= clock_.now_ms())
+    return Error::unauthenticated("session expired");
   if ((*auth)->user_disabled) return Error::unauthenticated("user disabled");
   Principal p{claims->tenant_id, claims->subject, claims->session_id, (*auth)->role,
               (*auth)->platform_admin};
-  // Cached until the token's expiry (less the leeway the verifier allows, so
-  // a cached answer never outlives what verify() would accept).
-  cache_.put_principal(access_token, p, claims->expires_at, epoch);
+  // Cached until the token or its session expires, whichever is first (the
+  // session's end rounded down to the second), so a cached answer never
+  // outlives what a fresh check would accept.
+  cache_.put_principal(access_token, p,
+                       std::min(claims->expires_at, (*auth)->session_expire_ms / 1000), epoch);
   return p;
+}
+
+std::string IdentityServiceImpl::jwks() const { return keys_->jwks(); }
+
+Result<PurgeCounts> IdentityServiceImpl::purge_expired(int batch) {
+  if (batch < 1) batch = 1;
+  auto tenants =
+      read_value<std::vector<Tenant>>(db_, [](Tx& tx) { return store::list_tenants(tx); });
+  if (!tenants) return tenants.error();
+  const std::int64_t now_ms = clock_.now_ms();
+  PurgeCounts out;
+  // Per tenant and in batches: each write transaction stays short, so
+  // logins and refreshes are not held up behind a large purge.
+  for (const auto& t : *tenants) {
+    for (std::int64_t* count : {&out.refresh_tokens, &out.sessions}) {
+      for (;;) {
+        auto n = write_value<std::int64_t>(db_, [&](Tx& tx) {
+          return count == &out.refresh_tokens
+                     ? store::purge_expired_refresh(tx, t.id, now_ms, batch)
+                     : store::purge_expired_sessions(tx, t.id, now_ms, batch);
+        });
+        if (!n) return n.error();
+        *count += *n;
+        if (*n < batch) break;
+      }
+    }
+  }
+  return out;  // nothing the cache holds changes: expired sessions are refused already
 }
 
 Result<User> IdentityServiceImpl::get_profile(const Principal& p) const {
@@ -327,6 +414,8 @@ Result<Page<User>> IdentityServiceImpl::list_users(const Principal& p,
 Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_view id,
                                               const UserPatch& patch) {
   if (auto st = require_admin(p); !st) return st.error();
+  if (patch.platform_admin && !p.platform_admin)
+    return Error::denied("only a platform admin may appoint or remove platform admins");
   if (!looks_like_id(id)) return not_found("user");
   if (patch.display_name)
     if (auto st = check_display_name(*patch.display_name); !st) return st.error();
@@ -336,7 +425,13 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
     if (auto st = check_plan(*patch.plan); !st) return st.error();
   std::optional<std::string> hash;
   if (patch.password) {
-    if (auto st = check_password_policy(*patch.password); !st) return st.error();
+    // The e-mail rule needs the user's address: read it before paying for the hash.
+    auto target = read_value<std::optional<User>>(
+        db_, [&](Tx& tx) { return store::user_by_id(tx, p.tenant_id, id); });
+    if (!target) return target.error();
+    if (!*target) return not_found("user");
+    if ((*target)->platform_admin && !p.platform_admin) return platform_admin_denied();
+    if (auto st = check_password_policy(*patch.password, (*target)->email); !st) return st.error();
     auto h = hasher_.hash(*patch.password);
     if (!h) return h.error();
     hash = *h;
@@ -346,19 +441,32 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
     if (!cur) return cur.error();
     if (!*cur) return not_found("user");
     User u = std::move(**cur);
-    bool was_active_admin = u.role == "admin" && !u.disabled;
+    // Platform admins answer only to platform admins: a tenant admin of the
+    // tenant they live in may not reset their password, demote or disable them.
+    if (u.platform_admin && !p.platform_admin) return platform_admin_denied();
+    auto active_admin = [](const User& x) { return x.role == "admin" && !x.disabled; };
+    const bool was_active_admin = active_admin(u);
+    const bool was_active_platform_admin = was_active_admin && u.platform_admin;
     if (patch.display_name) u.display_name = *patch.display_name;
     if (patch.role) u.role = *patch.role;
     if (patch.plan) u.plan = *patch.plan;
     if (patch.disabled) u.disabled = *patch.disabled;
+    if (patch.platform_admin) u.platform_admin = *patch.platform_admin;
     std::int64_t now_ms = clock_.now_ms();
     u.update_ms = now_ms;
-    if (was_active_admin && (u.role != "admin" || u.disabled)) {
+    if (was_active_admin && !active_admin(u)) {
       auto admins = store::count_admins(tx, p.tenant_id);
       if (!admins) return admins.error();
       if (*admins <= 1)
         return Error{ErrorCode::kFailedPrecondition,
                      "a tenant must keep at least one active admin"};
+    }
+    if (was_active_platform_admin && !(active_admin(u) && u.platform_admin)) {
+      auto platform_admins = store::count_platform_admins(tx);
+      if (!platform_admins) return platform_admins.error();
+      if (*platform_admins <= 1)
+        return Error{ErrorCode::kFailedPrecondition,
+                     "the installation must keep at least one active platform admin"};
     }
     if (auto st = store::update_user(tx, u); !st) return st.error();
     if (hash)

@@ -6,19 +6,27 @@
 
 #include "core/clock.hpp"
 #include "identity/auth_cache.hpp"
-#include "identity/jwt.hpp"
+#include "identity/login_limiter.hpp"
 #include "identity/password.hpp"
 #include "identity/service.hpp"
+#include "identity/token_keys.hpp"
 #include "storage/database.hpp"
 
 namespace office::identity {
 
 struct IdentityOptions {
-  std::string jwt_key;  ///< >= 32 bytes
-  std::string issuer = "office-suite";
-  std::string audience = "office-suite";
+  /// Signs and verifies access tokens (a KeyRing in the server); null: a
+  /// fresh in-memory Ed25519 key (tests).
+  std::shared_ptr<TokenKeys> keys;
   std::int64_t access_ttl_s = 900;
   std::int64_t refresh_ttl_s = 30 * 86400;
+  LoginLimits login_limits;
+};
+
+/// What purge_expired() deleted.
+struct PurgeCounts {
+  std::int64_t sessions = 0;
+  std::int64_t refresh_tokens = 0;
 };
 
 /// IdentityService over a Database. Thread-safe. Holds references to db and
@@ -35,8 +43,16 @@ class IdentityServiceImpl final : public IdentityService {
   Result<std::optional<std::string>> bootstrap(std::string_view admin_email,
                                                std::string_view admin_password);
 
+  /// Deletes sessions and refresh tokens whose lifetime (auth.refresh_ttl_s
+  /// from login) is over, in every tenant, `batch` rows per transaction.
+  /// They are refused already; this only keeps the tables small. Safe to run
+  /// at any time and concurrently with requests; meant to be scheduled
+  /// (e.g. hourly). Returns how many rows went.
+  Result<PurgeCounts> purge_expired(int batch = 1000);
+
+  using IdentityService::login;
   Result<Tokens> login(std::string_view email, std::string_view password,
-                       std::string_view tenant_slug) override;
+                       std::string_view tenant_slug, std::string_view client_address) override;
   Result<Tokens> refresh(std::string_view refresh_token) override;
   Status logout(std::string_view refresh_token) override;
   Result<Principal> authenticate(std::string_view access_token) const override;
@@ -62,9 +78,13 @@ class IdentityServiceImpl final : public IdentityService {
 
   Result<std::pair<Tenant, User>> create_tenant(const Principal& p, const NewTenant& t) override;
   Result<std::vector<Tenant>> list_tenants(const Principal& p) const override;
+  std::string jwks() const override;
 
  private:
   Result<Tokens> open_session(storage::Tx& tx, const User& user);
+  // login() after the limiter let it through.
+  Result<Tokens> login_checked(const std::string& email, std::string_view password,
+                               const std::string& slug);
   Result<User> make_user(const std::string& tenant_id, const NewUser& u, bool platform_admin);
   Result<Group> set_membership(const Principal& p, std::string_view group_id,
                                std::string_view user_id, bool add);
@@ -73,8 +93,9 @@ class IdentityServiceImpl final : public IdentityService {
   const Clock& clock_;
   PasswordHasher hasher_;
   IdentityOptions options_;
-  JwtCodec jwt_;
+  std::shared_ptr<TokenKeys> keys_;
   std::string dummy_hash_;
+  LoginLimiter limiter_;
   mutable AuthCache cache_;  ///< hot-path memo; invalidate_all() after identity writes  ///<
                              ///< verified against when the e-mail is unknown (equal timing)
 };

@@ -70,6 +70,11 @@ CREATE TABLE refresh_tokens (
 );
 CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
 )sql"},
+    {"identity", 2, "expiry indexes for purging sessions and refresh tokens per tenant",
+     R"sql(
+CREATE INDEX sessions_by_expiry ON sessions(tenant_id, expire_ms);
+CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(tenant_id, expire_ms);
+)sql"},
 };
 
 constexpr const char* kUserCols =
@@ -200,9 +205,10 @@ Result<std::vector<User>> list_users(Tx& tx, std::string_view tenant_id, std::st
 
 Status update_user(Tx& tx, const User& u) {
   return ok_or(tx.exec(
-      "UPDATE users SET display_name = ?3, role = ?4, plan = ?5, disabled = ?6, update_ms = ?7 "
-      "WHERE tenant_id = ?1 AND id = ?2",
-      {u.tenant_id, u.id, u.display_name, u.role, u.plan, std::int64_t{u.disabled}, u.update_ms}));
+      "UPDATE users SET display_name = ?3, role = ?4, plan = ?5, disabled = ?6, update_ms = ?7, "
+      "platform_admin = ?8 WHERE tenant_id = ?1 AND id = ?2",
+      {u.tenant_id, u.id, u.display_name, u.role, u.plan, std::int64_t{u.disabled}, u.update_ms,
+       std::int64_t{u.platform_admin}}));
 }
 
 Status set_password_hash(Tx& tx, std::string_view tenant_id, std::string_view id,
@@ -216,6 +222,13 @@ Result<std::int64_t> count_admins(Tx& tx, std::string_view tenant_id) {
   auto r = tx.query_one(
       "SELECT COUNT(*) FROM users WHERE tenant_id = ?1 AND role = 'admin' AND disabled = 0",
       {std::string(tenant_id)});
+  if (!r) return r.error();
+  return (*r)->i64(0);
+}
+
+Result<std::int64_t> count_platform_admins(Tx& tx) {
+  auto r = tx.query_one(
+      "SELECT COUNT(*) FROM users WHERE platform_admin = 1 AND role = 'admin' AND disabled = 0");
   if (!r) return r.error();
   return (*r)->i64(0);
 }
@@ -307,9 +320,12 @@ Result<std::optional<SessionAuth>> session_auth(Tx& tx, std::string_view tenant_
       SessionAuth{row.text(0), row.boolean(1), row.boolean(2), row.boolean(3), row.i64(4)});
 }
 
-Status revoke_session(Tx& tx, std::string_view session_id, std::int64_t now_ms) {
-  return ok_or(tx.exec("UPDATE sessions SET revoked_ms = ?2 WHERE id = ?1 AND revoked_ms IS NULL",
-                       {std::string(session_id), now_ms}));
+Status revoke_session(Tx& tx, std::string_view tenant_id, std::string_view session_id,
+                      std::int64_t now_ms) {
+  return ok_or(
+      tx.exec("UPDATE sessions SET revoked_ms = ?3 WHERE tenant_id = ?1 AND id = ?2 "
+              "AND revoked_ms IS NULL",
+              {std::string(tenant_id), std::string(session_id), now_ms}));
 }
 
 Status revoke_user_sessions(Tx& tx, std::string_view tenant_id, std::string_view user_id,
@@ -328,11 +344,12 @@ Status insert_refresh(Tx& tx, std::string_view token_hash, const RefreshRow& r,
       {std::string(token_hash), r.session_id, r.tenant_id, r.user_id, now_ms, r.expire_ms}));
 }
 
-Result<std::optional<RefreshRow>> refresh_by_hash(Tx& tx, std::string_view token_hash) {
+Result<std::optional<RefreshRow>> refresh_by_hash(Tx& tx, std::string_view tenant_id,
+                                                  std::string_view token_hash) {
   auto r = tx.query_one(
       "SELECT session_id, tenant_id, user_id, used, expire_ms FROM refresh_tokens "
-      "WHERE token_hash = ?1",
-      {std::string(token_hash)});
+      "WHERE tenant_id = ?1 AND token_hash = ?2",
+      {std::string(tenant_id), std::string(token_hash)});
   if (!r) return r.error();
   if (!*r) return std::optional<RefreshRow>();
   const Row& row = **r;
@@ -340,11 +357,29 @@ Result<std::optional<RefreshRow>> refresh_by_hash(Tx& tx, std::string_view token
       RefreshRow{row.text(0), row.text(1), row.text(2), row.boolean(3), row.i64(4)});
 }
 
-Result<bool> mark_refresh_used(Tx& tx, std::string_view token_hash) {
-  auto r = tx.exec("UPDATE refresh_tokens SET used = 1 WHERE token_hash = ?1 AND used = 0",
-                   {std::string(token_hash)});
+Result<bool> mark_refresh_used(Tx& tx, std::string_view tenant_id, std::string_view token_hash) {
+  auto r = tx.exec(
+      "UPDATE refresh_tokens SET used = 1 WHERE tenant_id = ?1 AND token_hash = ?2 AND used = 0",
+      {std::string(tenant_id), std::string(token_hash)});
   if (!r) return r.error();
   return *r == 1;
+}
+
+Result<std::int64_t> purge_expired_refresh(Tx& tx, std::string_view tenant_id, std::int64_t now_ms,
+                                           int limit) {
+  return tx.exec(
+      "DELETE FROM refresh_tokens WHERE tenant_id = ?1 AND token_hash IN ("
+      "SELECT token_hash FROM refresh_tokens WHERE tenant_id = ?1 AND expire_ms <= ?2 LIMIT ?3)",
+      {std::string(tenant_id), now_ms, std::int64_t{limit}});
+}
+
+Result<std::int64_t> purge_expired_sessions(Tx& tx, std::string_view tenant_id, std::int64_t now_ms,
+                                            int limit) {
+  return tx.exec(
+      "DELETE FROM sessions WHERE tenant_id = ?1 AND id IN ("
+      "SELECT s.id FROM sessions s WHERE s.tenant_id = ?1 AND s.expire_ms <= ?2 AND NOT EXISTS ("
+      "SELECT 1 FROM refresh_tokens r WHERE r.tenant_id = ?1 AND r.session_id = s.id) LIMIT ?3)",
+      {std::string(tenant_id), now_ms, std::int64_t{limit}});
 }
 
 }  // namespace office::identity::store

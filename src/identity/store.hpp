@@ -12,7 +12,8 @@
 namespace office::identity {
 
 /// The identity module's tables and queries: the only file that writes SQL for
-/// identity. Every user/group query is scoped by tenant_id. Functions run
+/// identity. Every user, group, session and refresh-token query is scoped by
+/// tenant_id (the tenant of a refresh token is part of the token). Functions run
 /// inside the caller's transaction and are not thread-safe on their own.
 namespace store {
 
@@ -56,6 +57,9 @@ Status update_user(storage::Tx& tx, const User& u);
 Status set_password_hash(storage::Tx& tx, std::string_view tenant_id, std::string_view id,
                          std::string_view hash, std::int64_t now_ms);
 Result<std::int64_t> count_admins(storage::Tx& tx, std::string_view tenant_id);
+/// Enabled admins with platform_admin set, in all tenants: a platform-level
+/// query (like list_tenants), the one user query not scoped by tenant.
+Result<std::int64_t> count_platform_admins(storage::Tx& tx);
 
 Status insert_group(storage::Tx& tx, const Group& g);
 Result<std::optional<Group>> group_by_id(storage::Tx& tx, std::string_view tenant_id,
@@ -74,14 +78,25 @@ Status insert_session(storage::Tx& tx, std::string_view id, std::string_view ten
 Result<std::optional<SessionAuth>> session_auth(storage::Tx& tx, std::string_view tenant_id,
                                                 std::string_view user_id,
                                                 std::string_view session_id);
-Status revoke_session(storage::Tx& tx, std::string_view session_id, std::int64_t now_ms);
+Status revoke_session(storage::Tx& tx, std::string_view tenant_id, std::string_view session_id,
+                      std::int64_t now_ms);
 Status revoke_user_sessions(storage::Tx& tx, std::string_view tenant_id, std::string_view user_id,
                             std::int64_t now_ms);
 Status insert_refresh(storage::Tx& tx, std::string_view token_hash, const RefreshRow& r,
                       std::int64_t now_ms);
-Result<std::optional<RefreshRow>> refresh_by_hash(storage::Tx& tx, std::string_view token_hash);
+Result<std::optional<RefreshRow>> refresh_by_hash(storage::Tx& tx, std::string_view tenant_id,
+                                                  std::string_view token_hash);
 /// Marks the token used; returns false if it was already used (a replay).
-Result<bool> mark_refresh_used(storage::Tx& tx, std::string_view token_hash);
+Result<bool> mark_refresh_used(storage::Tx& tx, std::string_view tenant_id,
+                               std::string_view token_hash);
+/// Deletes at most `limit` refresh tokens of the tenant that expired by now_ms;
+/// returns how many.
+Result<std::int64_t> purge_expired_refresh(storage::Tx& tx, std::string_view tenant_id,
+                                           std::int64_t now_ms, int limit);
+/// Deletes at most `limit` sessions of the tenant that expired by now_ms and
+/// have no refresh token left; returns how many.
+Result<std::int64_t> purge_expired_sessions(storage::Tx& tx, std::string_view tenant_id,
+                                            std::int64_t now_ms, int limit);
 
 }  // namespace store
 }  // namespace office::identity

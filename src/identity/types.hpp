@@ -54,6 +54,7 @@ struct UserPatch {
   std::optional<std::string> plan;
   std::optional<bool> disabled;
   std::optional<std::string> password;
+  std::optional<bool> platform_admin;  ///< only platform admins may set it
 };
 
 struct NewGroup {

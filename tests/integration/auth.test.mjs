@@ -1,6 +1,8 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, api, login, signJwt, expectError, ADMIN } from "./harness.mjs";
+import crypto from "node:crypto";
+import { spawnSync } from "node:child_process";
+import { startServer, api, login, signJwt, signEdJwt, serverKey, verifyWithJwks, expectError, ADMIN, BIN, JWT_SECRET } from "./harness.mjs";
 
 let srv;
 before(async () => { srv = await startServer(); });
@@ -50,25 +52,113 @@ test("wrong credentials are one uniform 401", async () => {
   }
 });
 
+test("failed logins back off with 429 and Retry-After", async () => {
+  const limited = await startServer({ env: { OFFICE_AUTH_LOGIN_PAIR_MAX_FAILURES: "2" } });
+  try {
+    const attempt = (password) => api(limited.base, "POST", "/api/v1/auth/login", { body: { email: ADMIN.email, password } });
+    for (let i = 0; i < 3; i++) expectError(assert, await attempt("wrong-guess-99"), 401, "UNAUTHENTICATED");
+    const blocked = await attempt(ADMIN.password);  // even the right password waits
+    expectError(assert, blocked, 429, "RESOURCE_EXHAUSTED");
+    const retry = Number(blocked.headers.get("retry-after"));
+    assert.ok(retry >= 1 && retry <= 2, `Retry-After: ${blocked.headers.get("retry-after")}`);
+    assert.match(blocked.json.error.message, /too many failed logins/);
+    await new Promise((r) => setTimeout(r, retry * 1000 + 100));
+    assert.equal((await attempt(ADMIN.password)).status, 200);
+  } finally {
+    assert.equal((await limited.stop()).code, 0);
+  }
+});
+
 test("bad and expired tokens get 401", async () => {
   const me = (token, headers) => api(srv.base, "GET", "/api/v1/users/me", { token, headers });
   expectError(assert, await me(), 401, "UNAUTHENTICATED");
   expectError(assert, await me("garbage"), 401);
   expectError(assert, await me(undefined, { authorization: "Basic YTpi" }), 401);
   const t = await login(srv.base, ADMIN.email, ADMIN.password);
+  const key = serverKey(srv.dataDir);
   const now = Math.floor(Date.now() / 1000);
   const claims = { iss: "office-suite", aud: "office-suite", sub: t.user.id, tid: t.user.tenantId,
                    sid: "x", iat: now - 7200, nbf: now - 7200, exp: now - 3600 };
-  const expired = await me(signJwt(claims));
+  const expired = await me(signEdJwt(claims, key));
   expectError(assert, expired, 401);
   assert.equal(expired.json.error.message, "token expired");
-  // alg=none and a wrong key are refused.
-  const none = signJwt({ ...claims, exp: now + 600 }, "", { alg: "none" }).replace(/\.[^.]*$/, ".");
+  const live = { ...claims, exp: now + 600 };
+  // alg=none, an unknown kid and a wrong key are refused.
+  const none = signJwt(live, "", { alg: "none", kid: key.kid }).replace(/\.[^.]*$/, ".");
   assert.equal((await me(none)).json.error.message, "token algorithm not allowed");
-  const wrongKey = await me(signJwt({ ...claims, exp: now + 600 }, "another-secret-another-secret-xx"));
-  assert.equal(wrongKey.json.error.message, "bad token signature");
+  const other = { kid: key.kid, key: crypto.generateKeyPairSync("ed25519").privateKey };
+  assert.equal((await me(signEdJwt(live, other))).json.error.message, "bad token signature");
+  assert.equal((await me(signEdJwt(live, key, { alg: "EdDSA", kid: "no-such-key" }))).json.error.message, "unknown token key");
+  // Algorithm confusion: HS256 with the published public key as the secret.
+  const confused = signJwt(live, Buffer.from(key.x, "base64url"), { alg: "HS256", kid: key.kid });
+  assert.equal((await me(confused)).json.error.message, "token algorithm does not match its key");
   // Valid signature but a session that does not exist.
-  assert.equal((await me(signJwt({ ...claims, exp: now + 600 }))).status, 401);
+  assert.equal((await me(signEdJwt(live, key))).status, 401);
+});
+
+test("access tokens are EdDSA with a kid, verifiable from the public JWKS alone", async () => {
+  const t = await login(srv.base, ADMIN.email, ADMIN.password);
+  const jwks = await api(srv.base, "GET", "/.well-known/jwks.json");  // no token needed
+  assert.equal(jwks.status, 200);
+  assert.match(jwks.headers.get("cache-control"), /max-age=\d+/);
+  assert.equal(jwks.json.keys.length, 1);
+  const [k] = jwks.json.keys;
+  assert.deepEqual(Object.keys(k).sort(), ["alg", "crv", "kid", "kty", "use", "x"]);
+  assert.equal(k.kty, "OKP");
+  assert.equal(k.crv, "Ed25519");
+  assert.equal(k.alg, "EdDSA");
+  assert.equal(k.use, "sig");
+  const header = verifyWithJwks(t.accessToken, jwks.json);
+  assert.equal(header.alg, "EdDSA");
+  assert.equal(header.kid, k.kid);
+  assert.ok(t.refreshToken.startsWith(`${t.user.tenantId}.`));
+});
+
+test("keys rotate: new tokens use the new key, old ones keep working, JWKS has both", async () => {
+  const before = await login(srv.base, ADMIN.email, ADMIN.password);
+  const out = spawnSync(BIN, ["keys", "rotate", "--data-dir", srv.dataDir], { encoding: "utf8", env: { PATH: process.env.PATH } });
+  assert.equal(out.status, 0, out.stderr);
+  const kid = out.stdout.match(/new signing key (\S+);/)[1];
+  assert.match(out.stdout, /previous key verifies tokens until \d{4}-/);
+  await new Promise((r) => setTimeout(r, 10500));  // the server looks for new keys every 10 s
+  const after = await login(srv.base, ADMIN.email, ADMIN.password);
+  const jwks = (await api(srv.base, "GET", "/.well-known/jwks.json")).json;
+  assert.equal(jwks.keys.length, 2);
+  assert.equal(verifyWithJwks(after.accessToken, jwks).kid, kid);
+  assert.notEqual(verifyWithJwks(before.accessToken, jwks).kid, kid);
+  for (const t of [before, after])
+    assert.equal((await api(srv.base, "GET", "/api/v1/users/me", { token: t.accessToken })).status, 200);
+});
+
+test("HS256 stays available, and an upgrade to EdDSA keeps sessions alive", async () => {
+  const hs = await startServer({ env: { OFFICE_AUTH_JWT_ALGORITHM: "HS256", OFFICE_AUTH_JWT_SECRET: JWT_SECRET } });
+  let t, dataDir = hs.dataDir;
+  try {
+    t = await login(hs.base, ADMIN.email, ADMIN.password);
+    assert.equal(JSON.parse(Buffer.from(t.accessToken.split(".")[0], "base64url")).alg, "HS256");
+    assert.deepEqual((await api(hs.base, "GET", "/.well-known/jwks.json")).json, { keys: [] });
+    const now = Math.floor(Date.now() / 1000);
+    const claims = { iss: "office-suite", aud: "office-suite", sub: t.user.id, tid: t.user.tenantId, sid: "x", exp: now + 600 };
+    const me = (token) => api(hs.base, "GET", "/api/v1/users/me", { token });
+    assert.equal((await me(signJwt(claims, "another-secret-another-secret-xx"))).json.error.message, "bad token signature");
+    assert.equal((await me(signJwt({ ...claims, exp: now - 3600 }))).json.error.message, "token expired");
+    const keysRotate = spawnSync(BIN, ["keys", "rotate", "--data-dir", dataDir], { encoding: "utf8", env: { PATH: process.env.PATH, OFFICE_AUTH_JWT_ALGORITHM: "HS256" } });
+    assert.notEqual(keysRotate.status, 0);
+    assert.match(keysRotate.stderr, /EdDSA/);
+  } finally {
+    assert.equal((await hs.stop()).code, 0);
+  }
+  // The upgrade: same data dir, same secret, the new default algorithm.
+  const ed = await startServer({ dataDir, env: { OFFICE_AUTH_JWT_SECRET: JWT_SECRET } });
+  try {
+    assert.equal((await api(ed.base, "GET", "/api/v1/users/me", { token: t.accessToken })).status, 200);
+    const r = await api(ed.base, "POST", "/api/v1/auth/refresh", { body: { refreshToken: t.refreshToken } });
+    assert.equal(r.status, 200, r.text);
+    const jwks = (await api(ed.base, "GET", "/.well-known/jwks.json")).json;
+    assert.equal(verifyWithJwks(r.json.accessToken, jwks).alg, "EdDSA");
+  } finally {
+    assert.equal((await ed.stop()).code, 0);
+  }
 });
 
 test("bad input gets a clear JSON error, never a crash", async () => {
@@ -80,11 +170,11 @@ test("bad input gets a clear JSON error, never a crash", async () => {
   const missing = await post("/api/v1/auth/login", '{"email":"a@b.c"}');
   expectError(assert, missing, 400);
   assert.match(missing.json.error.message, /password/);
-  const unknown = await post("/api/v1/users", '{"email":"x@example.com","password":"password1","rol":"admin"}');
+  const unknown = await post("/api/v1/users", '{"email":"x@example.com","password":"maple-quartz-88","rol":"admin"}');
   expectError(assert, unknown, 400);
   assert.match(unknown.json.error.message, /rol/);
-  expectError(assert, await post("/api/v1/users", '{"email":"x@example.com","password":"password1","role":"owner"}'), 400);
-  expectError(assert, await post("/api/v1/users", '{"email":"not-an-email","password":"password1"}'), 400);
+  expectError(assert, await post("/api/v1/users", '{"email":"x@example.com","password":"maple-quartz-88","role":"owner"}'), 400);
+  expectError(assert, await post("/api/v1/users", '{"email":"not-an-email","password":"maple-quartz-88"}'), 400);
   expectError(assert, await post("/api/v1/users", "\u0000\u0001\u0002"), 400);
   expectError(assert, await api(srv.base, "GET", "/api/v1/nope", { token: t.accessToken }), 404, "NOT_FOUND");
   expectError(assert, await api(srv.base, "GET", "/no/such/page"), 404);

@@ -9,8 +9,8 @@ import crypto from "node:crypto";
 export const BIN = process.env.OFFICE_BIN;
 if (!BIN) throw new Error("set OFFICE_BIN to the office-suite binary");
 
-export const ADMIN = { email: "admin@example.com", password: "admin-password-1" };
-export const JWT_SECRET = "integration-test-secret-0123456789abcdef";
+export const ADMIN = { email: "admin@example.com", password: "tulip-orbit-9371" };
+export const JWT_SECRET = "integration-test-secret-0123456789abcdef";  // for HS256 servers
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,7 +26,6 @@ export async function startServer({ dataDir, env = {}, args = [] } = {}) {
       UBSAN_OPTIONS: process.env.UBSAN_OPTIONS ?? "",
       OFFICE_ADMIN_EMAIL: ADMIN.email,
       OFFICE_ADMIN_PASSWORD: ADMIN.password,
-      OFFICE_AUTH_JWT_SECRET: JWT_SECRET,
       OFFICE_LOG_LEVEL: "warn",
       ...env,
     },
@@ -75,12 +74,40 @@ export async function login(base, email, password, tenant) {
   return r.json;
 }
 
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+
 // An HS256 JWT signed with the test secret, with any claims.
 export function signJwt(claims, secret = JWT_SECRET, header = { alg: "HS256", typ: "JWT" }) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
   const input = `${b64(header)}.${b64(claims)}`;
   const sig = crypto.createHmac("sha256", secret).update(input).digest("base64url");
   return `${input}.${sig}`;
+}
+
+// The server's Ed25519 signing key of a generation, read from its data dir
+// (a private JWK): what a forger holding the key file could do.
+export function serverKey(dataDir, generation = 1) {
+  const file = path.join(dataDir, "jwt_keys", `ed25519-${String(generation).padStart(6, "0")}.jwk`);
+  const jwk = JSON.parse(fs.readFileSync(file, "utf8"));
+  return { kid: jwk.kid, x: jwk.x, key: crypto.createPrivateKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, d: jwk.d }, format: "jwk" }) };
+}
+
+// An EdDSA JWT signed with a server key (see serverKey), with any claims.
+export function signEdJwt(claims, key, header = { alg: "EdDSA", typ: "JWT", kid: key.kid }) {
+  const input = `${b64(header)}.${b64(claims)}`;
+  return `${input}.${crypto.sign(null, Buffer.from(input), key.key).toString("base64url")}`;
+}
+
+// Checks a token's signature against a JWKS document the way a separate
+// verifying service would; returns the decoded header.
+export function verifyWithJwks(token, jwks) {
+  const [h, p, s] = token.split(".");
+  const header = JSON.parse(Buffer.from(h, "base64url"));
+  const jwk = jwks.keys.find((k) => k.kid === header.kid);
+  if (!jwk) throw new Error(`no key ${header.kid} in the JWKS`);
+  const pub = crypto.createPublicKey({ key: jwk, format: "jwk" });
+  if (!crypto.verify(null, Buffer.from(`${h}.${p}`), pub, Buffer.from(s, "base64url")))
+    throw new Error("bad signature");
+  return header;
 }
 
 export function expectError(assert, r, status, code) {

@@ -11,19 +11,19 @@ before(async () => {
   root = await login(srv.base, ADMIN.email, ADMIN.password);
   const mk = async (slug) => {
     const r = await api(srv.base, "POST", "/api/v1/tenants", { token: root.accessToken,
-      body: { slug, displayName: slug.toUpperCase(), adminEmail: `boss@${slug}.test`, adminPassword: "boss-password" } });
+      body: { slug, displayName: slug.toUpperCase(), adminEmail: `boss@${slug}.test`, adminPassword: "cobalt-fern-3318" } });
     assert.equal(r.status, 201, r.text);
-    return login(srv.base, `boss@${slug}.test`, "boss-password", slug);
+    return login(srv.base, `boss@${slug}.test`, "cobalt-fern-3318", slug);
   };
   a = await mk("alpha");
   b = await mk("beta");
-  const u = await api(srv.base, "POST", "/api/v1/users", { token: b.accessToken, body: { email: "worker@beta.test", password: "worker-password" } });
+  const u = await api(srv.base, "POST", "/api/v1/users", { token: b.accessToken, body: { email: "worker@beta.test", password: "willow-brick-650" } });
   assert.equal(u.status, 201, u.text);
   bUser = u.json;
   const g = await api(srv.base, "POST", "/api/v1/groups", { token: b.accessToken, body: { name: "beta-team", memberIds: [bUser.id] } });
   assert.equal(g.status, 201, g.text);
   bGroup = g.json;
-  aUser = (await api(srv.base, "POST", "/api/v1/users", { token: a.accessToken, body: { email: "worker@alpha.test", password: "worker-password" } })).json;
+  aUser = (await api(srv.base, "POST", "/api/v1/users", { token: a.accessToken, body: { email: "worker@alpha.test", password: "willow-brick-650" } })).json;
 });
 after(async () => assert.equal((await srv.stop()).code, 0));
 
@@ -52,7 +52,7 @@ test("tenant A cannot reach tenant B's objects on any route", async () => {
   expectError(assert, await api(srv.base, "POST", "/api/v1/groups", { token: T, body: { name: "x", memberIds: [bUser.id] } }), 400);
   // Platform routes need a platform admin.
   expectError(assert, await api(srv.base, "GET", "/api/v1/tenants", { token: T }), 403, "PERMISSION_DENIED");
-  expectError(assert, await api(srv.base, "POST", "/api/v1/tenants", { token: T, body: { slug: "gamma", adminEmail: "g@g.test", adminPassword: "password1" } }), 403);
+  expectError(assert, await api(srv.base, "POST", "/api/v1/tenants", { token: T, body: { slug: "gamma", adminEmail: "g@g.test", adminPassword: "maple-quartz-88" } }), 403);
   // Lists hold only A's objects.
   const users = await api(srv.base, "GET", "/api/v1/users", { token: T });
   assert.equal(users.status, 200);
@@ -73,15 +73,15 @@ test("the same e-mail in two tenants are two users; login picks by tenant", asyn
   const r = await api(srv.base, "POST", "/api/v1/users", { token: a.accessToken, body: { email: "worker@beta.test", password: "alpha-side-pw" } });
   assert.equal(r.status, 201, r.text);
   const inA = await login(srv.base, "worker@beta.test", "alpha-side-pw", "alpha");
-  const inB = await login(srv.base, "worker@beta.test", "worker-password", "beta");
+  const inB = await login(srv.base, "worker@beta.test", "willow-brick-650", "beta");
   assert.notEqual(inA.user.tenantId, inB.user.tenantId);
   expectError(assert, await api(srv.base, "POST", "/api/v1/auth/login", { body: { email: "worker@beta.test", password: "alpha-side-pw", tenant: "beta" } }), 401);
 });
 
 test("members read the directory but cannot change it", async () => {
-  const m = await login(srv.base, "worker@alpha.test", "worker-password", "alpha");
+  const m = await login(srv.base, "worker@alpha.test", "willow-brick-650", "alpha");
   assert.equal((await api(srv.base, "GET", "/api/v1/users", { token: m.accessToken })).status, 200);
-  expectError(assert, await api(srv.base, "POST", "/api/v1/users", { token: m.accessToken, body: { email: "z@alpha.test", password: "password1" } }), 403, "PERMISSION_DENIED");
+  expectError(assert, await api(srv.base, "POST", "/api/v1/users", { token: m.accessToken, body: { email: "z@alpha.test", password: "maple-quartz-88" } }), 403, "PERMISSION_DENIED");
   expectError(assert, await api(srv.base, "PATCH", `/api/v1/users/${m.user.id}`, { token: m.accessToken, body: { role: "admin" } }), 403);
   expectError(assert, await api(srv.base, "POST", "/api/v1/groups", { token: m.accessToken, body: { name: "mine" } }), 403);
 });
