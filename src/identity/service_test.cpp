@@ -11,6 +11,7 @@
 #include "core/ids.hpp"
 #include "core/sha256.hpp"
 #include "identity/store.hpp"
+#include "storage/test_util.hpp"
 #include "storage/transact.hpp"
 
 namespace office::identity {
@@ -18,15 +19,20 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class IdentityServiceTest : public ::testing::Test {
+using storage::testing::Backend;
+using storage::testing::BackendParamName;
+using storage::testing::TestDb;
+
+// Every test runs on SQLite and on PostgreSQL, with each write callback
+// rehearsed (storage::testing::test_write_options), which catches callbacks
+// that are not safe to retry.
+class IdentityServiceTest : public ::testing::TestWithParam<Backend> {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / ("identity-" + new_id());
-    fs::create_directories(dir_);
-    auto db = storage::open_sqlite({.path = (dir_ / "office.db").string()});
-    ASSERT_TRUE(db.ok()) << db.error().message;
-    db_ = std::move(*db);
-    ASSERT_TRUE(db_->migrate(store::migrations()).ok());
+    test_db_ = std::make_unique<TestDb>(GetParam());
+    db_ = &test_db_->db();
+    auto migrated = db_->migrate(store::migrations());
+    ASSERT_TRUE(migrated.ok()) << migrated.error().message;
     svc_ = std::make_unique<IdentityServiceImpl>(
         *db_, clock_, PasswordHasher::for_tests(),
         IdentityOptions{.access_ttl_s = 60, .refresh_ttl_s = 3600});
@@ -36,8 +42,7 @@ class IdentityServiceTest : public ::testing::Test {
   }
   void TearDown() override {
     svc_.reset();
-    db_.reset();
-    fs::remove_all(dir_);
+    test_db_.reset();
   }
   Principal login(const std::string& email, const std::string& password,
                   const std::string& tenant = "") {
@@ -48,14 +53,17 @@ class IdentityServiceTest : public ::testing::Test {
     return *p;
   }
 
-  fs::path dir_;
   FakeClock clock_;
-  std::unique_ptr<storage::Database> db_;
+  std::unique_ptr<TestDb> test_db_;
+  storage::Database* db_ = nullptr;
   std::unique_ptr<IdentityServiceImpl> svc_;
   Principal admin_;
 };
 
-TEST_F(IdentityServiceTest, BootstrapOnlyOnce) {
+INSTANTIATE_TEST_SUITE_P(Backends, IdentityServiceTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres), BackendParamName);
+
+TEST_P(IdentityServiceTest, BootstrapOnlyOnce) {
   EXPECT_TRUE(admin_.is_admin());
   EXPECT_TRUE(admin_.platform_admin);
   auto again = svc_->bootstrap("other@example.com", "");
@@ -64,22 +72,18 @@ TEST_F(IdentityServiceTest, BootstrapOnlyOnce) {
   EXPECT_FALSE(svc_->login("other@example.com", "whatever1", "").ok());
 }
 
-TEST_F(IdentityServiceTest, GeneratedAdminPassword) {
-  auto dir = fs::path(::testing::TempDir()) / ("identity-gen-" + new_id());
-  fs::create_directories(dir);
-  auto db = storage::open_sqlite({.path = (dir / "office.db").string()});
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->migrate(store::migrations()).ok());
-  IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(), IdentityOptions{});
+TEST_P(IdentityServiceTest, GeneratedAdminPassword) {
+  TestDb other(GetParam());
+  ASSERT_TRUE(other->migrate(store::migrations()).ok());
+  IdentityServiceImpl svc(*other, clock_, PasswordHasher::for_tests(), IdentityOptions{});
   auto boot = svc.bootstrap("root@example.com", "");
   ASSERT_TRUE(boot.ok());
   ASSERT_TRUE(boot->has_value());
   EXPECT_GE((*boot)->size(), 16u);
   EXPECT_TRUE(svc.login("root@example.com", **boot, "default").ok());
-  fs::remove_all(dir);
 }
 
-TEST_F(IdentityServiceTest, LoginFailuresAreUniform) {
+TEST_P(IdentityServiceTest, LoginFailuresAreUniform) {
   for (auto [email, pw, tenant] : {std::tuple{"admin@example.com", "wrong-password", ""},
                                    std::tuple{"nobody@example.com", "tulip-orbit-9371", ""},
                                    std::tuple{"admin@example.com", "tulip-orbit-9371", "nope"}}) {
@@ -91,7 +95,7 @@ TEST_F(IdentityServiceTest, LoginFailuresAreUniform) {
   EXPECT_EQ(svc_->login("not-an-email", "x", "").error().code, ErrorCode::kInvalidArgument);
 }
 
-TEST_F(IdentityServiceTest, FailedLoginsAreRateLimited) {
+TEST_P(IdentityServiceTest, FailedLoginsAreRateLimited) {
   const LoginLimits defaults;  // pair tier: 5 failures, then 1 s, 2 s, ...
   for (std::uint32_t i = 0; i < defaults.pair_max_failures + 1; ++i)
     EXPECT_EQ(svc_->login("admin@example.com", "wrong-guess-99", "", "10.1.1.1").error().code,
@@ -118,7 +122,7 @@ TEST_F(IdentityServiceTest, FailedLoginsAreRateLimited) {
   EXPECT_TRUE(svc_->login("admin@example.com", "tulip-orbit-9371", "", "10.1.1.1").ok());
 }
 
-TEST_F(IdentityServiceTest, AccessTokenExpires) {
+TEST_P(IdentityServiceTest, AccessTokenExpires) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(t.ok());
   EXPECT_TRUE(svc_->authenticate(t->access_token).ok());
@@ -126,7 +130,7 @@ TEST_F(IdentityServiceTest, AccessTokenExpires) {
   EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
 }
 
-TEST_F(IdentityServiceTest, RefreshRotatesAndDetectsReplay) {
+TEST_P(IdentityServiceTest, RefreshRotatesAndDetectsReplay) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(t.ok());
   auto r1 = svc_->refresh(t->refresh_token);
@@ -143,7 +147,7 @@ TEST_F(IdentityServiceTest, RefreshRotatesAndDetectsReplay) {
   EXPECT_FALSE(svc_->refresh("").ok());
 }
 
-TEST_F(IdentityServiceTest, RefreshTokenExpires) {
+TEST_P(IdentityServiceTest, RefreshTokenExpires) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   clock_.advance(std::chrono::seconds(3601));
   EXPECT_FALSE(svc_->refresh(t->refresh_token).ok());
@@ -152,7 +156,7 @@ TEST_F(IdentityServiceTest, RefreshTokenExpires) {
 // A session ends auth.refresh_ttl_s after login even while an access token
 // minted near the end (by a refresh) is still within its own lifetime; the
 // cache must not serve it past the session's end either.
-TEST_F(IdentityServiceTest, SessionExpiryEndsAccess) {
+TEST_P(IdentityServiceTest, SessionExpiryEndsAccess) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(t.ok());
   clock_.advance(std::chrono::seconds(3590));  // session: 3600 s
@@ -168,7 +172,7 @@ TEST_F(IdentityServiceTest, SessionExpiryEndsAccess) {
   EXPECT_FALSE(svc_->refresh(r->refresh_token).ok());
 }
 
-TEST_F(IdentityServiceTest, RefreshTokensCarryTheirTenant) {
+TEST_P(IdentityServiceTest, RefreshTokensCarryTheirTenant) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->refresh_token.substr(0, t->refresh_token.find('.')), admin_.tenant_id);
@@ -182,7 +186,7 @@ TEST_F(IdentityServiceTest, RefreshTokensCarryTheirTenant) {
 
 // Installs upgraded with live sessions hold refresh tokens without the tenant
 // prefix: they keep working (rotated into the new form) until they expire.
-TEST_F(IdentityServiceTest, RefreshTokensFromBeforeTheUpgradeStillWork) {
+TEST_P(IdentityServiceTest, RefreshTokensFromBeforeTheUpgradeStillWork) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(t.ok());
   auto p = svc_->authenticate(t->access_token);
@@ -204,7 +208,7 @@ TEST_F(IdentityServiceTest, RefreshTokensFromBeforeTheUpgradeStillWork) {
             "refresh token was already used; session revoked");
 }
 
-TEST_F(IdentityServiceTest, PurgeExpiredSessionsAndRefreshTokens) {
+TEST_P(IdentityServiceTest, PurgeExpiredSessionsAndRefreshTokens) {
   auto count = [&](const char* table) {
     return *storage::read_value<std::int64_t>(*db_, [&](storage::Tx& tx) -> Result<std::int64_t> {
       auto r = tx.query_one(std::string("SELECT COUNT(*) FROM ") + table);
@@ -301,7 +305,7 @@ class RecordingDatabase final : public storage::Database {
   mutable std::vector<std::string> log_;
 };
 
-TEST_F(IdentityServiceTest, SessionAndRefreshQueriesAreScopedByTenant) {
+TEST_P(IdentityServiceTest, SessionAndRefreshQueriesAreScopedByTenant) {
   RecordingDatabase rec(*db_);
   IdentityServiceImpl svc(rec, clock_, PasswordHasher::for_tests(),
                           IdentityOptions{.refresh_ttl_s = 60});
@@ -335,7 +339,7 @@ TEST_F(IdentityServiceTest, SessionAndRefreshQueriesAreScopedByTenant) {
   EXPECT_GE(checked, 12);
 }
 
-TEST_F(IdentityServiceTest, LogoutEndsSession) {
+TEST_P(IdentityServiceTest, LogoutEndsSession) {
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
   ASSERT_TRUE(svc_->logout(t->refresh_token).ok());
   EXPECT_FALSE(svc_->authenticate(t->access_token).ok());
@@ -343,7 +347,7 @@ TEST_F(IdentityServiceTest, LogoutEndsSession) {
   EXPECT_FALSE(svc_->logout("unknown").ok());
 }
 
-TEST_F(IdentityServiceTest, UsersCrudAndRoles) {
+TEST_P(IdentityServiceTest, UsersCrudAndRoles) {
   auto u =
       svc_->create_user(admin_, {"Bob@Example.com", "canyon-lamp-5521", "", "member", "premium"});
   ASSERT_TRUE(u.ok()) << u.error().message;
@@ -385,7 +389,7 @@ TEST_F(IdentityServiceTest, UsersCrudAndRoles) {
 }
 
 // Every place that sets a password applies the one policy (password.hpp).
-TEST_F(IdentityServiceTest, PasswordPolicyEverywhere) {
+TEST_P(IdentityServiceTest, PasswordPolicyEverywhere) {
   auto expect_rule = [](const auto& r, const char* words) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
@@ -406,20 +410,16 @@ TEST_F(IdentityServiceTest, PasswordPolicyEverywhere) {
               "too common");
   expect_rule(svc_->create_tenant(admin_, {"weak", "", "boss@weak.test", "the-boss-pw"}), "e-mail");
   // The first admin: a weak configured password stops the bootstrap.
-  auto dir = fs::path(::testing::TempDir()) / ("identity-weak-" + new_id());
-  fs::create_directories(dir);
-  auto db = storage::open_sqlite({.path = (dir / "office.db").string()});
-  ASSERT_TRUE(db.ok());
-  ASSERT_TRUE((*db)->migrate(store::migrations()).ok());
-  IdentityServiceImpl svc(**db, clock_, PasswordHasher::for_tests(), IdentityOptions{});
+  TestDb other(GetParam());
+  ASSERT_TRUE(other->migrate(store::migrations()).ok());
+  IdentityServiceImpl svc(*other, clock_, PasswordHasher::for_tests(), IdentityOptions{});
   auto boot = svc.bootstrap("root@example.com", "changeme");
   ASSERT_FALSE(boot.ok());
   EXPECT_NE(boot.error().message.find("admin.password"), std::string::npos) << boot.error().message;
   EXPECT_NE(boot.error().message.find("too common"), std::string::npos);
-  fs::remove_all(dir);
 }
 
-TEST_F(IdentityServiceTest, DisableRevokesSessions) {
+TEST_P(IdentityServiceTest, DisableRevokesSessions) {
   auto u = svc_->create_user(admin_, {"eve@example.com", "ember-violet-61"});
   auto t = svc_->login("eve@example.com", "ember-violet-61", "");
   ASSERT_TRUE(t.ok());
@@ -429,7 +429,7 @@ TEST_F(IdentityServiceTest, DisableRevokesSessions) {
   EXPECT_FALSE(svc_->login("eve@example.com", "ember-violet-61", "").ok());
 }
 
-TEST_F(IdentityServiceTest, LastAdminIsKept) {
+TEST_P(IdentityServiceTest, LastAdminIsKept) {
   UserPatch p;
   p.role = "member";
   EXPECT_EQ(svc_->update_user(admin_, admin_.user_id, p).error().code,
@@ -440,7 +440,7 @@ TEST_F(IdentityServiceTest, LastAdminIsKept) {
 
 // The bootstrap platform admin lives in tenant "default", whose tenant admins
 // must not be able to take it over or lock it out.
-TEST_F(IdentityServiceTest, OnlyPlatformAdminsChangePlatformAdmins) {
+TEST_P(IdentityServiceTest, OnlyPlatformAdminsChangePlatformAdmins) {
   auto ta = svc_->create_user(admin_, {"ta@example.com", "maple-quartz-88", "", "admin"});
   ASSERT_TRUE(ta.ok());
   Principal tenant_admin = login("ta@example.com", "maple-quartz-88");
@@ -488,7 +488,7 @@ TEST_F(IdentityServiceTest, OnlyPlatformAdminsChangePlatformAdmins) {
                                        {.platform_admin = true})));
 }
 
-TEST_F(IdentityServiceTest, Pagination) {
+TEST_P(IdentityServiceTest, Pagination) {
   for (int i = 0; i < 7; ++i)
     ASSERT_TRUE(
         svc_->create_user(admin_, {"u" + std::to_string(i) + "@example.com", "maple-quartz-88"})
@@ -509,7 +509,7 @@ TEST_F(IdentityServiceTest, Pagination) {
             ErrorCode::kInvalidArgument);
 }
 
-TEST_F(IdentityServiceTest, GroupsAndMembership) {
+TEST_P(IdentityServiceTest, GroupsAndMembership) {
   auto u = svc_->create_user(admin_, {"g@example.com", "maple-quartz-88"});
   auto g = svc_->create_group(admin_, {"Editors", "people who edit", {u->id}});
   ASSERT_TRUE(g.ok()) << g.error().message;
@@ -525,7 +525,7 @@ TEST_F(IdentityServiceTest, GroupsAndMembership) {
   EXPECT_EQ(svc_->delete_group(admin_, g->id).error().code, ErrorCode::kNotFound);
 }
 
-TEST_F(IdentityServiceTest, TenantIsolation) {
+TEST_P(IdentityServiceTest, TenantIsolation) {
   auto made = svc_->create_tenant(admin_, {"acme", "Acme", "boss@acme.test", "acme-password"});
   ASSERT_TRUE(made.ok()) << made.error().message;
   Principal boss = login("boss@acme.test", "acme-password", "acme");
@@ -563,7 +563,7 @@ namespace office::identity {
 namespace {
 
 // The hot-path cache must never outlive a write that changes what it holds.
-TEST_F(IdentityServiceTest, CachedAuthAndProfileFollowWrites) {
+TEST_P(IdentityServiceTest, CachedAuthAndProfileFollowWrites) {
   auto u = svc_->create_user(admin_, {"cache@example.com", "lantern-moss-207"});
   auto t = svc_->login("cache@example.com", "lantern-moss-207", "");
   ASSERT_TRUE(t.ok());
@@ -596,7 +596,7 @@ TEST_F(IdentityServiceTest, CachedAuthAndProfileFollowWrites) {
 // servers); the cache must never answer for longer than that. Checked at the
 // first second the verifier refuses: a cache entry kept even one second too
 // long (say until exp + leeway + 1) would still answer there.
-TEST_F(IdentityServiceTest, CachedTokenStillExpires) {
+TEST_P(IdentityServiceTest, CachedTokenStillExpires) {
   constexpr std::int64_t kTtlS = 60;     // access_ttl_s of this fixture
   constexpr std::int64_t kLeewayS = 30;  // the verifier's default leeway
   auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
@@ -613,7 +613,7 @@ TEST_F(IdentityServiceTest, CachedTokenStillExpires) {
 // Two refreshes of one token at the same moment: exactly one wins. The other
 // finds the token used, which is what a stolen copy looks like, so the replay
 // rule revokes the session: the winner's new tokens die with it.
-TEST_F(IdentityServiceTest, ConcurrentRefreshOfOneToken) {
+TEST_P(IdentityServiceTest, ConcurrentRefreshOfOneToken) {
   for (int round = 0; round < 5; ++round) {
     auto t = svc_->login("admin@example.com", "tulip-orbit-9371", "");
     ASSERT_TRUE(t.ok());
@@ -641,7 +641,7 @@ TEST_F(IdentityServiceTest, ConcurrentRefreshOfOneToken) {
 
 // A member moves between groups: both groups' member lists and the member's
 // own profile follow, also when the profile was served from the cache before.
-TEST_F(IdentityServiceTest, GroupChangesReachProfileAndBothGroups) {
+TEST_P(IdentityServiceTest, GroupChangesReachProfileAndBothGroups) {
   auto m = svc_->create_user(admin_, {"mover@example.com", "maple-quartz-88"});
   ASSERT_TRUE(m.ok());
   auto from = svc_->create_group(admin_, {"from", "", {m->id}});

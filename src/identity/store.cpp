@@ -75,6 +75,18 @@ CREATE INDEX refresh_tokens_by_session ON refresh_tokens(session_id);
 CREATE INDEX sessions_by_expiry ON sessions(tenant_id, expire_ms);
 CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens(tenant_id, expire_ms);
 )sql"},
+    // v1 stored milliseconds in INTEGER columns: 64 bits on SQLite, 32 on
+    // PostgreSQL, where today's times do not fit. SQLite has nothing to do.
+    {"identity", 3, "64-bit times and counters",
+     "-- SQLite's INTEGER columns hold 64 bits: nothing to change.\n",
+     R"sql(
+ALTER TABLE tenants ALTER COLUMN create_ms TYPE BIGINT;
+ALTER TABLE users ALTER COLUMN create_ms TYPE BIGINT, ALTER COLUMN update_ms TYPE BIGINT;
+ALTER TABLE user_groups ALTER COLUMN create_ms TYPE BIGINT;
+ALTER TABLE sessions ALTER COLUMN create_ms TYPE BIGINT, ALTER COLUMN expire_ms TYPE BIGINT,
+  ALTER COLUMN revoked_ms TYPE BIGINT;
+ALTER TABLE refresh_tokens ALTER COLUMN create_ms TYPE BIGINT, ALTER COLUMN expire_ms TYPE BIGINT;
+)sql"},
 };
 
 constexpr const char* kUserCols =

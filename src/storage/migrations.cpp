@@ -1,7 +1,5 @@
 #include "storage/migrations.hpp"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -9,7 +7,7 @@
 #include <string>
 #include <utility>
 
-#include "core/hex.hpp"
+#include "core/sha256.hpp"
 #include "core/log.hpp"
 
 namespace office::storage {
@@ -40,12 +38,7 @@ using Key = std::pair<std::string, std::int64_t>;
 
 }  // namespace
 
-std::string migration_checksum(std::string_view sql) {
-  std::array<std::uint8_t, 32> digest{};
-  unsigned int len = 0;
-  EVP_Digest(sql.data(), sql.size(), digest.data(), &len, EVP_sha256(), nullptr);
-  return to_hex(std::span<const std::uint8_t>(digest.data(), len));
-}
+std::string migration_checksum(std::string_view sql) { return sha256_hex(sql); }
 
 Status validate_migrations(std::span<const Migration> migrations) {
   std::map<std::string, int, std::less<>> last;
