@@ -67,6 +67,31 @@ TEST(ParseRequest, Malformed) {
   }
 }
 
+TEST(ParseRequest, TransferEncodingMustBeChunkedAlone) {
+  for (std::string_view bad : {
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: xchunked\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, identity\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: identity\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+           "chunked\r\n\r\n0\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nContent-Length: 0\r\n\r\n",
+           "POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+       }) {
+    auto r = parse_request(bad, kLimits);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument) << bad;
+    }
+  }
+  auto ok = parse_request(
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: CHUNKED\r\n\r\n1\r\nx\r\n0\r\n\r\n",
+      kLimits);
+  ASSERT_TRUE(ok.ok()) << ok.error().message;
+  EXPECT_EQ(ok->body, "x");
+}
+
 TEST(ParseRequest, AbsoluteFormTarget) {
   auto r = parse_request("GET http://example.com/p/q?z=1 HTTP/1.1\r\nHost: h\r\n\r\n", kLimits);
   ASSERT_TRUE(r.ok());

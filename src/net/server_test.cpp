@@ -202,6 +202,63 @@ TEST_F(ServerFixture, MalformedRequest400) {
   EXPECT_TRUE(c.wait_closed(3s));
 }
 
+// RFC 9112 section 6.3: a Transfer-Encoding whose final coding is not chunked leaves
+// the body length undeterminable; treating the request as bodiless would run the
+// body as the next request (request smuggling). Exactly one 400, then the
+// connection is closed.
+TEST_F(ServerFixture, TransferEncodingNotEndingInChunkedIs400AndClose) {
+  start();
+  const std::string smuggled = get("/hello");
+  for (std::string te : {"xchunked", "chunked, identity", "gzip", "identity", "chunked, chunked",
+                         "gzip, chunked"}) {
+    Client c(server->port());
+    ASSERT_TRUE(c.connected());
+    std::string req = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te +
+                      "\r\n\r\n" + smuggled;
+    auto r = c.request(req);
+    ASSERT_TRUE(r) << te;
+    EXPECT_EQ(r->status, 400) << te;
+    EXPECT_EQ(r->header("connection"), "close") << te;
+    EXPECT_FALSE(c.read_response(false, 300ms)) << te << ": the body ran as a second request";
+    EXPECT_TRUE(c.wait_closed(3s)) << te;
+  }
+}
+
+TEST_F(ServerFixture, TransferEncodingWithContentLengthOrOnHttp10Is400AndClose) {
+  start();
+  const std::string smuggled = get("/hello");
+  for (const std::string& head : std::vector<std::string>{
+           // TE first, then CL (Beast refuses CL then TE, and chunked with CL, itself)
+           "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip\r\nContent-Length: " +
+               std::to_string(smuggled.size()) + "\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nTransfer-Encoding: "
+           "chunked\r\n\r\n",
+           "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: "
+           "3\r\n\r\n",
+           "POST /echo HTTP/1.0\r\nHost: t\r\nConnection: keep-alive\r\nTransfer-Encoding: "
+           "chunked\r\n\r\n",
+       }) {
+    Client c(server->port());
+    ASSERT_TRUE(c.connected());
+    std::string body = head.find("chunked") != std::string::npos ? "0\r\n\r\n" : std::string();
+    auto r = c.request(head + (body.empty() ? smuggled : body + smuggled));
+    ASSERT_TRUE(r) << head;
+    EXPECT_EQ(r->status, 400) << head;
+    EXPECT_FALSE(c.read_response(false, 300ms)) << head << ": a second response";
+    EXPECT_TRUE(c.wait_closed(3s)) << head;
+  }
+  // Plain chunked on HTTP/1.1 still works, and keeps the connection.
+  Client ok(server->port());
+  auto r = ok.request("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                      "2\r\nok\r\n0\r\n\r\n");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->body, "ok");
+  auto again = ok.request(get("/hello"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+}
+
 TEST_F(ServerFixture, SlowlorisIsCutOffByRequestTimeout) {
   start();
   Client c(server->port());
