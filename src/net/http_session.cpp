@@ -311,7 +311,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       try {
         ready = state_.readiness();
       } catch (const std::exception& e) {
-        spdlog::error("net: readiness check threw: {}", e.what());
+        spdlog::error("net: readiness check threw: {}", log::Escaped{e.what()});
         ready = false;
       }
     }
@@ -323,7 +323,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     try {
       return state_.router.authenticate(req_, options);
     } catch (const std::exception& e) {
-      spdlog::error("net: authenticator threw: {}", e.what());
+      spdlog::error("net: authenticator threw: {}", log::Escaped{e.what()});
     } catch (...) {
       spdlog::error("net: authenticator threw a non-exception");
     }
@@ -334,11 +334,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     try {
       return handler(req);
     } catch (const std::exception& e) {
-      spdlog::error("net: handler for {} {} threw: {}", method_name(req.method), req.path,
-                    e.what());
+      spdlog::error("net: handler for {} {} threw: {}", method_name(req.method),
+                    log::Escaped{req.path}, log::Escaped{e.what()});
     } catch (...) {
       spdlog::error("net: handler for {} {} threw a non-exception", method_name(req.method),
-                    req.path);
+                    log::Escaped{req.path});
     }
     return Response::error(ErrorCode::kInternal, "internal error");
   }
@@ -371,9 +371,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     try {
       handler = factory(req_);
     } catch (const std::exception& e) {
-      spdlog::error("net: WebSocket factory for {} threw: {}", req_.path, e.what());
+      spdlog::error("net: WebSocket factory for {} threw: {}", log::Escaped{req_.path},
+                    log::Escaped{e.what()});
     } catch (...) {
-      spdlog::error("net: WebSocket factory for {} threw a non-exception", req_.path);
+      spdlog::error("net: WebSocket factory for {} threw a non-exception",
+                    log::Escaped{req_.path});
     }
     if (!handler || !handler.value()) {
       respond(handler ? Response::error(ErrorCode::kInternal, "no WebSocket handler")
@@ -453,7 +455,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void access_log(int status) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - request_start_);
     std::string_view path = req_.path.empty() ? std::string_view(req_.target) : req_.path;
-    spdlog::info("{} {} {} {}us", method_name(req_.method), path, status, us.count());
+    spdlog::info("{} {} {} {}us", method_name(req_.method), log::Escaped{path}, status, us.count());
   }
 
   void on_write(beast::error_code ec) {

@@ -3,7 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <sstream>
 #include <thread>
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <nlohmann/json.hpp>
 
 #include "core/log.hpp"
 #include "net/test_support.hpp"
@@ -402,6 +406,57 @@ TEST_F(ServerFixture, GracefulStop) {
   Client late(server->port());
   EXPECT_FALSE(late.connected());
   EXPECT_TRUE(server->join_for(5s));
+}
+
+// Captures what the server logs, in one format, for the life of the object.
+class CapturedLog {
+ public:
+  explicit CapturedLog(bool json) : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(os_);
+    sink->set_formatter(json ? log::make_json_formatter() : log::make_text_formatter());
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>("captured", sink));
+  }
+  ~CapturedLog() { spdlog::set_default_logger(previous_); }
+  std::string text() {
+    spdlog::default_logger()->flush();
+    return os_.str();
+  }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream os_;
+};
+
+// "%0A" in a path decodes to a newline: the access log and the "handler threw"
+// line must not let it start a forged line, in the text format or the JSON one.
+TEST_F(ServerFixture, RequestDataCannotForgeLogLines) {
+  for (bool json : {false, true}) {
+    CapturedLog captured(json);
+    start();
+    Client c(server->port());
+    const std::string forged = "%0A2026-01-01T00:00:00.000%20info%20GET%20%2Fadmin%20200%201us%0D";
+    auto r = c.request(get("/items/x" + forged));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    auto t = c.request(get("/throw?" + forged));
+    ASSERT_TRUE(t);
+    server->stop_and_join();
+    const std::string out = captured.text();
+    std::istringstream lines(out);
+    int access_lines = 0;
+    for (std::string line; std::getline(lines, line);) {
+      EXPECT_EQ(line.find('\r'), std::string::npos) << line;
+      EXPECT_NE(line.rfind("2026-01-01T00:00:00.000", 0), 0u) << "forged line: " << line;
+      if (json) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
+      if (line.find("GET /items/x") != std::string::npos) {
+        ++access_lines;
+        EXPECT_NE(line.find(json ? "/items/x\\\\x0a2026" : "/items/x\\x0a2026"), std::string::npos)
+            << line;
+      }
+    }
+    EXPECT_EQ(access_lines, 1) << out;
+    server.reset();
+  }
 }
 
 TEST_F(ServerFixture, StopBeforeRunReturnsPromptly) {

@@ -137,7 +137,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     try {
       f();
     } catch (const std::exception& e) {
-      spdlog::error("net: WebSocket handler {} threw: {}", what, e.what());
+      spdlog::error("net: WebSocket handler {} threw: {}", what, log::Escaped{e.what()});
       do_close(CloseCode::kInternalError, "internal error");
     } catch (...) {
       spdlog::error("net: WebSocket handler {} threw a non-exception", what);
@@ -258,7 +258,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     try {
       if (handler_) handler_->on_close(code);
     } catch (const std::exception& e) {
-      spdlog::error("net: WebSocket handler on_close threw: {}", e.what());
+      spdlog::error("net: WebSocket handler on_close threw: {}", log::Escaped{e.what()});
     } catch (...) {
       spdlog::error("net: WebSocket handler on_close threw a non-exception");
     }
