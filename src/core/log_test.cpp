@@ -67,8 +67,9 @@ TEST(Log, RequestDataCannotForgeLinesInEitherFormat) {
     std::getline(lines, first);
     std::string msg = first;
     if (json) msg = nlohmann::json::parse(first)["msg"].get<std::string>();
-    EXPECT_NE(msg.find("GET /x\\x0a2026-01-01T00:00:00.000 info GET /admin 200 1us\\x0d\\x1b[2J\\\\ 404"),
-              std::string::npos)
+    EXPECT_NE(
+        msg.find("GET /x\\x0a2026-01-01T00:00:00.000 info GET /admin 200 1us\\x0d\\x1b[2J\\\\ 404"),
+        std::string::npos)
         << msg;
   }
   std::string appended;

@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 
 #include <array>
 #include <chrono>
@@ -27,67 +28,12 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 
+// RFC 9110's reason phrases (Beast's table); "Unknown" for codes it does not know.
 std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 101:
-      return "Switching Protocols";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 303:
-      return "See Other";
-    case 304:
-      return "Not Modified";
-    case 307:
-      return "Temporary Redirect";
-    case 308:
-      return "Permanent Redirect";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 412:
-      return "Precondition Failed";
-    case 413:
-      return "Content Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 426:
-      return "Upgrade Required";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Unknown";
-  }
+  auto known = beast::http::int_to_status(static_cast<unsigned>(status));
+  if (known == beast::http::status::unknown) return "Unknown";
+  auto phrase = beast::http::obsolete_reason(known);
+  return {phrase.data(), phrase.size()};
 }
 
 // The Date header value, formatted at most once per second per thread.
@@ -374,8 +320,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       spdlog::error("net: WebSocket factory for {} threw: {}", log::Escaped{req_.path},
                     log::Escaped{e.what()});
     } catch (...) {
-      spdlog::error("net: WebSocket factory for {} threw a non-exception",
-                    log::Escaped{req_.path});
+      spdlog::error("net: WebSocket factory for {} threw a non-exception", log::Escaped{req_.path});
     }
     if (!handler || !handler.value()) {
       respond(handler ? Response::error(ErrorCode::kInternal, "no WebSocket handler")

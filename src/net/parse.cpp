@@ -110,6 +110,12 @@ std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, string_view body, e
 
 void RequestParser::on_finish_impl(error_code&) {}
 
+bool header_has_token(std::string_view value, std::string_view token) {
+  for (boost::beast::string_view item : http::token_list(value))
+    if (boost::beast::iequals(item, token)) return true;
+  return false;
+}
+
 Response parse_failure_response(ParseFailure failure) {
   switch (failure) {
     case ParseFailure::kBodyTooLarge:

@@ -106,6 +106,12 @@ TEST_F(ServerFixture, RoutingParamsAndErrors) {
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->body, "a b");
 
+  Client bad(server->port());
+  auto bad_query = bad.request(get("/hello?q=%zz"));  // was ignored, and 200
+  ASSERT_TRUE(bad_query);
+  EXPECT_EQ(bad_query->status, 400);
+  EXPECT_NE(bad_query->body.find("INVALID_ARGUMENT"), std::string::npos);
+
   auto r3 = c.request(get("/nope"));
   ASSERT_TRUE(r3);
   EXPECT_EQ(r3->status, 404);
@@ -213,12 +219,12 @@ TEST_F(ServerFixture, MalformedRequest400) {
 TEST_F(ServerFixture, TransferEncodingNotEndingInChunkedIs400AndClose) {
   start();
   const std::string smuggled = get("/hello");
-  for (std::string te : {"xchunked", "chunked, identity", "gzip", "identity", "chunked, chunked",
-                         "gzip, chunked"}) {
+  for (std::string te :
+       {"xchunked", "chunked, identity", "gzip", "identity", "chunked, chunked", "gzip, chunked"}) {
     Client c(server->port());
     ASSERT_TRUE(c.connected());
-    std::string req = "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te +
-                      "\r\n\r\n" + smuggled;
+    std::string req =
+        "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: " + te + "\r\n\r\n" + smuggled;
     auto r = c.request(req);
     ASSERT_TRUE(r) << te;
     EXPECT_EQ(r->status, 400) << te;
@@ -253,8 +259,9 @@ TEST_F(ServerFixture, TransferEncodingWithContentLengthOrOnHttp10Is400AndClose) 
   }
   // Plain chunked on HTTP/1.1 still works, and keeps the connection.
   Client ok(server->port());
-  auto r = ok.request("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "2\r\nok\r\n0\r\n\r\n");
+  auto r = ok.request(
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "2\r\nok\r\n0\r\n\r\n");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "ok");
