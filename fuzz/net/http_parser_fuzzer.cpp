@@ -60,12 +60,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   Request& req = parsed.value();
   Router::Match m = router().match(req);
   if (m.error) return 0;
-  if (auto denied = router().authenticate(req, m.options)) return 0;
+  if (auto r = router().serve_nonblocking(req, m)) return 0;
   if (m.handler) {
-    Response r = (*m.handler)(req);
+    Response r = router().serve(req, m);
     (void)r;
   } else if (m.websocket) {
-    auto h = (*m.websocket)(req);
+    auto h = router().open_websocket(req, m);
     (void)h;
   }
   return 0;

@@ -130,6 +130,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   opts.port = listen->second;
   opts.io_threads = config.server.io_threads;
   opts.worker_threads = config.server.worker_threads;
+  opts.worker_queue = config.server.worker_queue;
+  opts.handler_timeout = std::chrono::milliseconds(config.server.handler_timeout_ms);
+  opts.readiness_period = std::chrono::milliseconds(config.server.readiness_period_ms);
   opts.max_body_bytes = config.server.max_body_bytes;
   opts.max_header_bytes = config.server.max_header_bytes;
   opts.ws_max_message_bytes = config.server.ws_max_message_bytes;
@@ -140,7 +143,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   opts.access_log = config.server.access_log;
   s.server = std::make_unique<net::HttpServer>(opts, s.router);
   storage::Database* dbp = s.db.get();
-  s.server->set_readiness_check([dbp] { return dbp->healthy(); });
+  s.server->set_readiness_check([dbp] { return dbp->healthy(); });  // on the worker pool
   s.server->handle_signals();
   auto port = s.server->listen();
   if (!port) return port.error();

@@ -85,8 +85,18 @@ const std::vector<KeyDef>& key_defs() {
                   OFFICE_FIELD(server.port_file)),
       make_uint("server.io_threads", "I/O threads (0: one per core)",
                 OFFICE_FIELD(server.io_threads)),
-      make_uint("server.worker_threads", "threads for CPU-heavy requests (password hashing)",
+      make_uint("server.worker_threads",
+                "worker pool threads: handlers that may block (database), cache misses",
                 OFFICE_FIELD(server.worker_threads)),
+      make_uint("server.worker_queue",
+                "requests waiting for a worker; beyond, 503 with Retry-After",
+                OFFICE_FIELD(server.worker_queue)),
+      make_uint("server.handler_timeout_ms",
+                "a request's deadline after it was read; still queued then: 503 (0: none)",
+                OFFICE_FIELD(server.handler_timeout_ms)),
+      make_uint("server.readiness_period_ms",
+                "how often the readiness check (SQL) runs on the worker pool for /readyz",
+                OFFICE_FIELD(server.readiness_period_ms)),
       make_uint("server.max_body_bytes", "largest request body; larger gets 413",
                 OFFICE_FIELD(server.max_body_bytes)),
       make_uint("server.max_header_bytes", "largest request header block; larger gets 431",
@@ -236,6 +246,10 @@ Status validate_config(const Config& c) {
     return Error::invalid("auth.jwt_secret must be at least 32 bytes long");
   if (c.auth.access_ttl_s == 0 || c.auth.refresh_ttl_s == 0)
     return Error::invalid("auth.access_ttl_s and auth.refresh_ttl_s must be positive");
+  if (c.server.worker_threads == 0 || c.server.worker_queue == 0)
+    return Error::invalid("server.worker_threads and server.worker_queue must be positive");
+  if (c.server.readiness_period_ms == 0)
+    return Error::invalid("server.readiness_period_ms must be positive");
   if (c.server.max_body_bytes == 0 || c.server.max_header_bytes < 1024)
     return Error::invalid("server.max_body_bytes must be > 0 and server.max_header_bytes >= 1024");
   return {};

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -32,9 +33,17 @@ class IdentityService {
   virtual Status logout(std::string_view refresh_token) = 0;
   /// Verifies an access token and that its session and user are still active.
   virtual Result<Principal> authenticate(std::string_view access_token) const = 0;
+  /// What authenticate() would answer, if it is known without blocking (from
+  /// memory; never the database): for the I/O threads. nullopt: call
+  /// authenticate() off the I/O thread.
+  virtual std::optional<Principal> cached_principal(std::string_view access_token) const {
+    return std::nullopt;
+  }
 
   // --- users ---------------------------------------------------------------
   virtual Result<User> get_profile(const Principal& p) const = 0;
+  /// get_profile() from memory only (never blocks), or nullopt.
+  virtual std::optional<User> cached_profile(const Principal& p) const { return std::nullopt; }
   virtual Result<User> create_user(const Principal& p, const NewUser& u) = 0;
   virtual Result<User> get_user(const Principal& p, std::string_view id) const = 0;
   virtual Result<Page<User>> list_users(const Principal& p, const PageRequest& page) const = 0;

@@ -125,8 +125,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   // --- reading -------------------------------------------------------------
   void begin_request() {
-    if (stopping()) {
-      close_gracefully();
+    if (stopping() && buffer_.size() == 0 && !bytes_waiting()) {
+      close_gracefully();  // draining: no next request has begun
       return;
     }
     continue_sent_ = false;
@@ -139,6 +139,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       deadline_ = Clock::now() + state_.options.idle_timeout;
       do_read();
     }
+  }
+
+  bool bytes_waiting() {
+    beast::error_code ec;
+    return socket_.available(ec) > 0 && !ec;
   }
 
   void start_reading_phase() {
@@ -227,24 +232,24 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       respond(std::move(*health));
       return;
     }
-    Router::Match m = state_.router.match(req_);
-    if (m.error) {
-      respond(std::move(*m.error));
+    match_ = state_.router.match(req_);
+    if (match_.error) {
+      respond(std::move(*match_.error));
       return;
     }
-    if (auto denied = authenticate(m.options)) {
-      respond(std::move(*denied));
+    req_.deadline = state_.request_deadline();
+    if (match_.websocket && stopping()) {
+      keep_alive_ = false;
+      respond(Response::error(ErrorCode::kUnavailable, "server is shutting down"));
       return;
     }
-    if (m.websocket) {
-      upgrade(*m.websocket);
+    // On this I/O thread only what never blocks: authentication from memory,
+    // the route's fast path, inline handlers. The rest goes to the executor.
+    if (auto r = state_.router.serve_nonblocking(req_, match_)) {
+      respond(std::move(*r));
       return;
     }
-    if (m.options.offload && state_.workers) {
-      offload(m.handler);
-      return;
-    }
-    respond(call_handler(*m.handler, req_));
+    offload();
   }
 
   std::optional<Response> health_response() {
@@ -252,85 +257,73 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (req_.path == "/healthz") return Response::json(200, R"({"status":"ok"})");
     if (req_.path != "/readyz") return std::nullopt;
     if (state_.draining.load()) return Response::error(ErrorCode::kUnavailable, "draining");
-    bool ready = true;
-    if (state_.readiness) {
-      try {
-        ready = state_.readiness();
-      } catch (const std::exception& e) {
-        spdlog::error("net: readiness check threw: {}", log::Escaped{e.what()});
-        ready = false;
-      }
-    }
-    if (!ready) return Response::error(ErrorCode::kUnavailable, "not ready");
+    // The check itself runs on the worker pool (ReadinessProbe); this is its last answer.
+    if (state_.readiness && !state_.readiness->ready())
+      return Response::error(ErrorCode::kUnavailable, "not ready");
     return Response::json(200, R"({"status":"ready"})");
   }
 
-  std::optional<Response> authenticate(const RouteOptions& options) {
-    try {
-      return state_.router.authenticate(req_, options);
-    } catch (const std::exception& e) {
-      spdlog::error("net: authenticator threw: {}", log::Escaped{e.what()});
-    } catch (...) {
-      spdlog::error("net: authenticator threw a non-exception");
-    }
-    return Response::error(ErrorCode::kInternal, "internal error");
+  // A job on an executor. Members are destroyed in reverse order: the
+  // connection is released before the in-flight token, so run() cannot see
+  // "no jobs left" while a job still holds a socket.
+  struct Job {
+    InflightJobs::Token token;
+    std::shared_ptr<HttpSession> self;
+  };
+
+  // The I/O thread moves on; the executor authenticates if needed, runs the
+  // handler (or WebSocket factory) and posts the result back. req_ is not
+  // touched by the I/O side while the phase is kHandling.
+  void offload() {
+    Executor& executor = state_.executor_for(*match_.options);
+    Job job{state_.inflight.enter(), shared_from_this()};
+    bool queued = executor.try_post([job = std::move(job)]() mutable { job.self->run_job(); });
+    if (!queued) respond(retry_later("server busy; retry later"));
   }
 
-  static Response call_handler(const Handler& handler, Request& req) {
-    try {
-      return handler(req);
-    } catch (const std::exception& e) {
-      spdlog::error("net: handler for {} {} threw: {}", method_name(req.method),
-                    log::Escaped{req.path}, log::Escaped{e.what()});
-    } catch (...) {
-      spdlog::error("net: handler for {} {} threw a non-exception", method_name(req.method),
-                    log::Escaped{req.path});
+  // On the executor.
+  void run_job() {
+    if (state_.stopped.load()) return;  // the server is gone; so is the client's answer
+    log::ScopedTrace scope(trace_id_view(req_.trace));
+    if (req_.deadline.passed(state_.now())) {
+      // Queued past its deadline: the client has probably given up; the
+      // handler is not run. Same answer as a full queue.
+      post_response(retry_later("request waited too long for a worker; retry later"));
+      return;
     }
-    return Response::error(ErrorCode::kInternal, "internal error");
+    if (!match_.websocket) {
+      post_response(state_.router.serve(req_, match_));
+      return;
+    }
+    auto handler = state_.router.open_websocket(req_, match_);
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), handler = std::move(handler)]() mutable {
+                 if (self->phase_ == Phase::kClosed) return;
+                 log::ScopedTrace scope(trace_id_view(self->req_.trace));
+                 if (!handler) return self->respond(Response::error(handler.error()));
+                 self->upgrade(std::move(handler).value());
+               });
   }
 
-  // The I/O thread moves on; the worker runs the handler and posts the response back.
-  // req_ is not touched by the I/O side while the phase is kHandling.
-  void offload(const Handler* handler) {
-    asio::post(*state_.workers, [self = shared_from_this(), handler]() mutable {
-      Response r;
-      {
-        log::ScopedTrace scope(trace_id_view(self->req_.trace));
-        r = call_handler(*handler, self->req_);
-      }
-      auto ex = self->socket_.get_executor();
-      asio::post(ex, [self = std::move(self), r = std::move(r)]() mutable {
-        if (self->phase_ == Phase::kClosed) return;
-        log::ScopedTrace scope(trace_id_view(self->req_.trace));
-        self->respond(std::move(r));
-      });
+  void post_response(Response r) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), r = std::move(r)]() mutable {
+      if (self->phase_ == Phase::kClosed) return;
+      log::ScopedTrace scope(trace_id_view(self->req_.trace));
+      self->respond(std::move(r));
     });
   }
 
-  void upgrade(const WebSocketFactory& factory) {
+  // On the I/O thread, with the handler the factory made.
+  void upgrade(std::unique_ptr<WebSocketHandler> handler) {
     if (stopping()) {
       keep_alive_ = false;
       respond(Response::error(ErrorCode::kUnavailable, "server is shutting down"));
       return;
     }
-    Result<std::unique_ptr<WebSocketHandler>> handler = Error::internal("internal error");
-    try {
-      handler = factory(req_);
-    } catch (const std::exception& e) {
-      spdlog::error("net: WebSocket factory for {} threw: {}", log::Escaped{req_.path},
-                    log::Escaped{e.what()});
-    } catch (...) {
-      spdlog::error("net: WebSocket factory for {} threw a non-exception", log::Escaped{req_.path});
-    }
-    if (!handler || !handler.value()) {
-      respond(handler ? Response::error(ErrorCode::kInternal, "no WebSocket handler")
-                      : Response::error(handler.error()));
-      return;
-    }
     if (state_.options.access_log) access_log(101);
     phase_ = Phase::kClosed;
     timer_.cancel();
-    start_websocket_session(std::move(socket_), state_, std::move(handler).value(), req_);
+    start_websocket_session(std::move(socket_), state_, std::move(handler), req_);
   }
 
   // --- writing -------------------------------------------------------------
@@ -448,9 +441,14 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void on_drain() {
     draining_ = true;
     if (phase_ != Phase::kIdle) return;  // the current request finishes, then we close
+    if (bytes_waiting()) return;         // a request is arriving: serve it
     beast::error_code ec;
-    if (socket_.available(ec) > 0 && !ec) return;  // a request is arriving: serve it
-    close_now();
+    // Cancel the pending read rather than closing: a read that has already
+    // taken bytes from the kernel (its handler queued, not run yet) still
+    // delivers them and that request is served; otherwise on_read sees the
+    // cancellation and closes.
+    socket_.cancel(ec);
+    if (ec) close_now();
   }
 
   tcp::socket socket_;
@@ -465,6 +463,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
   Request req_;
+  Router::Match match_;  // of req_, while it is handled
   Response resp_;
   std::string head_;
   bool keep_alive_ = true;

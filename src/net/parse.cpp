@@ -21,6 +21,7 @@ void reset_request(Request& req) {
   req.websocket_upgrade = false;
   req.path_params.clear();
   req.principal.reset();
+  req.deadline = Deadline::never();
 }
 
 RequestParser::RequestParser(Request& req, const ParseLimits& limits) : req_(req) {

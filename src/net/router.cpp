@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/log.hpp"
 #include "net/detail/parse.hpp"
 #include "net/detail/static_files.hpp"
 
@@ -82,11 +83,29 @@ std::string allow_header(const Endpoint& e) {
   return allow;
 }
 
+// Runs application code: an escaped exception becomes `fallback` and an error line.
+template <class F, class R>
+R guarded(const char* what, const Request& req, F&& f, R fallback) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    spdlog::error("net: {} for {} {} threw: {}", what, method_name(req.method),
+                  log::Escaped{req.path}, log::Escaped{e.what()});
+  } catch (...) {
+    spdlog::error("net: {} for {} {} threw a non-exception", what, method_name(req.method),
+                  log::Escaped{req.path});
+  }
+  return fallback;
+}
+
+Response internal_error() { return Response::error(ErrorCode::kInternal, "internal error"); }
+
 }  // namespace
 
 struct Router::Impl {
   Node root;
   Authenticator authenticator;
+  CachedAuthenticator cached_authenticator;
   std::vector<RouteInfo> infos;
 
   Endpoint& endpoint_for(const std::string& pattern, std::vector<std::string>& names) {
@@ -192,7 +211,7 @@ void Router::add_websocket(std::string pattern, WebSocketFactory factory, RouteO
 
 void Router::add_static(const EmbeddedFileTable& files,
                         const std::vector<std::pair<std::string, std::string>>& index_aliases) {
-  RouteOptions options{.auth = false, .offload = false};
+  const RouteOptions options{.auth = false, .run_inline = true};
   for (const EmbeddedFile& f : files) {
     if (f.path.empty()) continue;
     impl_->add_route(Method::kGet, std::string(f.path), detail::make_static_handler(f), options,
@@ -207,8 +226,9 @@ void Router::add_static(const EmbeddedFileTable& files,
   }
 }
 
-void Router::set_authenticator(Authenticator authenticator) {
+void Router::set_authenticator(Authenticator authenticator, CachedAuthenticator cached) {
   impl_->authenticator = std::move(authenticator);
+  impl_->cached_authenticator = std::move(cached);
 }
 
 std::vector<Router::RouteInfo> Router::routes() const { return impl_->infos; }
@@ -260,12 +280,12 @@ Router::Match Router::match(Request& req) const {
       return m;
     }
     m.websocket = &e.websocket->factory;
-    m.options = e.websocket->options;
+    m.options = &e.websocket->options;
     names = &e.websocket->param_names;
   } else {
     if (!route && req.method == Method::kHead) route = e.by_method[0].get();
     m.handler = &route->handler;
-    m.options = route->options;
+    m.options = &route->options;
     names = &route->param_names;
   }
   req.path_params.reserve(s.found_params);
@@ -274,19 +294,71 @@ Router::Match Router::match(Request& req) const {
   return m;
 }
 
-std::optional<Response> Router::authenticate(Request& req, const RouteOptions& options) const {
-  if (!options.auth) return std::nullopt;
-  if (!impl_->authenticator) {
+// The blocking authentication: fills req.principal, or the error (401, or 500
+// if the authenticator threw).
+static Status authenticate_blocking(const Authenticator& authenticator, Request& req,
+                                    const RouteOptions& options) {
+  if (!options.auth || req.principal) return {};
+  if (!authenticator) {
     static std::once_flag warned;
     std::call_once(warned, [] {
       spdlog::warn("net: a route requires auth but no authenticator is set; answering 401");
     });
-    return Response::error(ErrorCode::kUnauthenticated, "authentication is not configured");
+    return Error::unauthenticated("authentication is not configured");
   }
-  auto principal = impl_->authenticator(req);
-  if (!principal) return Response::error(principal.error());
+  auto principal = guarded(
+      "authenticator", req, [&] { return authenticator(req); },
+      Result<Principal>(Error::internal("internal error")));
+  if (!principal) return std::move(principal).error();
   req.principal = std::move(principal).value();
+  return {};
+}
+
+std::optional<Response> Router::authenticate(Request& req, const RouteOptions& options) const {
+  if (auto st = authenticate_blocking(impl_->authenticator, req, options); !st)
+    return Response::error(st.error());
   return std::nullopt;
+}
+
+std::optional<Response> Router::serve_nonblocking(Request& req, const Match& m) const {
+  const RouteOptions& options = *m.options;
+  if (options.auth && !req.principal) {
+    if (!impl_->authenticator)  // 401 without blocking
+      return authenticate(req, options);
+    if (!impl_->cached_authenticator) return std::nullopt;
+    auto cached = guarded(
+        "cached authenticator", req, [&] { return impl_->cached_authenticator(req); },
+        std::optional<Result<Principal>>(Error::internal("internal error")));
+    if (!cached) return std::nullopt;  // unknown here: the executor authenticates
+    if (!*cached) return Response::error(cached->error());
+    req.principal = std::move(*cached).value();
+  }
+  if (m.websocket) return std::nullopt;  // factories may block
+  if (options.fast_path) {
+    auto fast = guarded(
+        "fast path", req, [&] { return options.fast_path(req); },
+        std::optional<Response>(internal_error()));
+    if (fast) return fast;
+  }
+  if (options.run_inline) return serve(req, m);
+  return std::nullopt;
+}
+
+Response Router::serve(Request& req, const Match& m) const {
+  if (auto denied = authenticate(req, *m.options)) return std::move(*denied);
+  return guarded(
+      "handler", req, [&] { return (*m.handler)(req); }, internal_error());
+}
+
+Result<std::unique_ptr<WebSocketHandler>> Router::open_websocket(Request& req,
+                                                                 const Match& m) const {
+  if (auto st = authenticate_blocking(impl_->authenticator, req, *m.options); !st)
+    return std::move(st).error();
+  auto handler = guarded(
+      "WebSocket factory", req, [&] { return (*m.websocket)(req); },
+      Result<std::unique_ptr<WebSocketHandler>>(Error::internal("internal error")));
+  if (handler && !handler.value()) return Error::internal("no WebSocket handler");
+  return handler;
 }
 
 }  // namespace office::net

@@ -96,7 +96,7 @@ TEST(Router, Authentication) {
   r.add(Method::kGet, "/closed", reply("closed"));
   auto q = make(Method::kGet, "/closed");
   auto m = r.match(q);
-  auto no_auth = r.authenticate(q, m.options);
+  auto no_auth = r.authenticate(q, *m.options);
   ASSERT_TRUE(no_auth);
   EXPECT_EQ(no_auth->status, 401);
 
@@ -112,14 +112,14 @@ TEST(Router, Authentication) {
     return Error::unauthenticated("bad token");
   });
   auto open = make(Method::kGet, "/open");
-  EXPECT_FALSE(r.authenticate(open, r.match(open).options));
+  EXPECT_FALSE(r.authenticate(open, *r.match(open).options));
   EXPECT_EQ(calls, 0);
-  auto bad = r.authenticate(q, m.options);
+  auto bad = r.authenticate(q, *m.options);
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 401);
   EXPECT_NE(bad->body.find("bad token"), std::string::npos);
   q.headers.emplace_back("authorization", "Bearer good");
-  EXPECT_FALSE(r.authenticate(q, m.options));
+  EXPECT_FALSE(r.authenticate(q, *m.options));
   ASSERT_TRUE(q.principal);
   EXPECT_EQ(q.caller().user_id, "u");
   EXPECT_EQ(calls, 2);
@@ -140,7 +140,7 @@ TEST(Router, StaticFilesAndRouteList) {
   auto q = make(Method::kGet, "/app");
   auto m = r.match(q);
   ASSERT_TRUE(m.handler);
-  EXPECT_FALSE(m.options.auth);
+  EXPECT_FALSE(m.options->auth);
   auto resp = (*m.handler)(q);
   EXPECT_EQ(resp.status, 200);
   EXPECT_EQ(resp.static_body, "<html>");

@@ -8,15 +8,28 @@
 #include <string>
 
 #include "core/result.hpp"
+#include "core/scheduler.hpp"
 #include "net/router.hpp"
 
 namespace office::net {
 
+/// The server's knobs. Every queue has a bound and a documented overflow
+/// (docs/concurrency.md, docs/net.md).
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;                   ///< 0 binds a free port
-  unsigned io_threads = 0;                     ///< 0 = hardware concurrency
-  unsigned worker_threads = 2;                 ///< pool for RouteOptions::offload handlers
+  std::uint16_t port = 8080;  ///< 0 binds a free port
+  unsigned io_threads = 0;    ///< 0 = hardware concurrency; they never block
+  /// The worker pool: handlers of routes that are not inline, authentication
+  /// that misses the cache, WebSocket factories, the readiness probe.
+  unsigned worker_threads = 4;
+  std::size_t worker_queue = 1024;  ///< requests waiting for a worker; beyond: 503 + Retry-After
+  /// Request::deadline is this long after the request was read; a request still
+  /// queued then is answered 503 + Retry-After without running its handler.
+  /// 0: no deadline.
+  std::chrono::milliseconds handler_timeout{10'000};
+  /// How often the readiness check runs (on the worker pool); /readyz answers
+  /// from the last result.
+  std::chrono::milliseconds readiness_period{1'000};
   std::size_t max_body_bytes = 1 << 20;        ///< larger -> 413
   std::size_t max_header_bytes = 16 << 10;     ///< larger -> 431
   std::size_t ws_max_message_bytes = 1 << 20;  ///< larger -> close 1009
@@ -26,6 +39,22 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};    ///< keep-alive idle connection closed after
   std::chrono::milliseconds shutdown_grace{10'000};  ///< in-flight work gets this long on stop
   bool access_log = true;                            ///< one info line per request
+
+  /// Runs the readiness probe's timer; nullptr: a ThreadScheduler of the
+  /// server's own (started only if there is a readiness check). Tests pass a
+  /// ManualScheduler. Must outlive the server.
+  Scheduler* scheduler = nullptr;
+  /// The clock of request deadlines; empty: std::chrono::steady_clock. Tests
+  /// pass a fake one.
+  std::function<std::chrono::steady_clock::time_point()> now;
+};
+
+/// A snapshot of the server's queues and connections (for tests, benchmarks
+/// and, later, metrics).
+struct ServerStats {
+  std::size_t worker_queued = 0;      ///< requests and jobs waiting for a worker
+  std::size_t worker_running = 0;     ///< running on a worker now
+  std::uint64_t worker_rejected = 0;  ///< refused because the worker queue was full
 };
 
 /// The HTTP/1.1 + WebSocket server (Boost.Beast over an Asio thread pool).
@@ -42,10 +71,15 @@ class HttpServer {
 
   /// Binds and listens. Returns the bound port (useful with port 0).
   Result<std::uint16_t> listen();
-  /// Extra readiness condition for /readyz (e.g. database reachable). Set before run().
-  /// Called on I/O threads, possibly concurrently: must be thread-safe, cheap and
-  /// non-blocking (cache the result of a slow probe).
+  /// Extra readiness condition for /readyz (e.g. database reachable). Set before
+  /// run(). It may block (it may run SQL): it runs on the worker pool, never on
+  /// an I/O thread, once when run() starts and then every readiness_period (a
+  /// probe still running or queued is not queued again). /readyz answers from
+  /// the last result, 503 until the first probe has passed. An exception
+  /// counts as not ready.
   void set_readiness_check(std::function<bool()> check);
+  /// Thread-safe.
+  ServerStats stats() const;
   /// From now on SIGTERM/SIGINT begin a graceful stop (acted on once run()
   /// runs). Call before announcing the server (port file, log line), so a
   /// signal sent right after it is never fatal. run(true) calls it if needed.

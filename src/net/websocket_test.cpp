@@ -21,10 +21,13 @@ using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 struct Observed {
-  std::atomic<int> opened{0};
+  testing::Counter opened;
+  testing::Counter closed;
   std::atomic<int> close_code{0};
   std::atomic<int> send_failures{0};
   std::atomic<bool> saw_upgrade_flag{false};
+  std::mutex mu;
+  std::string factory_thread;  // where the last WebSocket factory ran
 };
 
 class EchoHandler final : public WebSocketHandler {
@@ -32,7 +35,7 @@ class EchoHandler final : public WebSocketHandler {
   explicit EchoHandler(std::shared_ptr<Observed> obs) : obs_(std::move(obs)) {}
   void on_open(std::shared_ptr<WebSocketSession> s) override {
     session_ = std::move(s);
-    ++obs_->opened;
+    obs_->opened.add();
   }
   void on_message(std::string_view text) override {
     if (text == "flood") {
@@ -42,7 +45,10 @@ class EchoHandler final : public WebSocketHandler {
     }
     session_->send_text(std::string(text));
   }
-  void on_close(std::uint16_t code) override { obs_->close_code = code; }
+  void on_close(std::uint16_t code) override {
+    obs_->close_code = code;
+    obs_->closed.add();
+  }
 
  private:
   std::shared_ptr<Observed> obs_;
@@ -52,9 +58,13 @@ class EchoHandler final : public WebSocketHandler {
 std::unique_ptr<Router> ws_router(std::shared_ptr<Observed> obs) {
   auto r = std::make_unique<Router>();
   auto factory = [obs](Request& req) -> Result<std::unique_ptr<WebSocketHandler>> {
+    {
+      std::lock_guard lock(obs->mu);
+      obs->factory_thread = testing::thread_name();
+    }
     return std::unique_ptr<WebSocketHandler>(std::make_unique<EchoHandler>(obs));
   };
-  r->add_websocket("/ws/echo", factory, {.auth = false, .offload = false});
+  r->add_websocket("/ws/echo", factory, {.auth = false});
   r->add_websocket("/ws/private", factory);
   r->set_authenticator([obs](const Request& q) -> Result<Principal> {
     if (q.websocket_upgrade) obs->saw_upgrade_flag = true;
@@ -126,9 +136,17 @@ TEST_F(WebSocketFixture, Echo) {
   c.ws.close(websocket::close_code::normal);
   beast::error_code ec;
   while (!ec) c.ws.read(buf, ec);
-  for (int i = 0; i < 200 && obs->close_code == 0; ++i) std::this_thread::sleep_for(10ms);
-  EXPECT_EQ(obs->opened, 1);
+  ASSERT_TRUE(obs->closed.wait_at_least(1));
+  EXPECT_EQ(obs->opened.value(), 1);
   EXPECT_EQ(obs->close_code, 1000);
+}
+
+// The factory may hit the database: it runs on the worker pool.
+TEST_F(WebSocketFixture, FactoryRunsOnTheWorkerPool) {
+  WsClient c;
+  ASSERT_FALSE(c.connect(server->port(), "/ws/echo"));
+  std::lock_guard lock(obs->mu);
+  EXPECT_EQ(obs->factory_thread.rfind("worker", 0), 0u) << obs->factory_thread;
 }
 
 TEST_F(WebSocketFixture, OversizeMessageCloses1009) {
@@ -149,8 +167,9 @@ TEST_F(WebSocketFixture, BinaryMessageCloses1003) {
 TEST_F(WebSocketFixture, SlowReaderOverflowCloses1013) {
   WsClient c;
   ASSERT_FALSE(c.connect(server->port(), "/ws/echo"));
+  // The handler queues 200 KiB in one go on the connection's I/O thread, so
+  // nothing is written meanwhile: the 16 KiB queue overflows whatever we read.
   c.ws.write(asio::buffer(std::string("flood")));
-  std::this_thread::sleep_for(200ms);  // a reader that does not keep up
   int messages = 0;
   EXPECT_EQ(c.read_until_closed(&messages), 1013);
   EXPECT_LT(messages, 200);
@@ -176,7 +195,7 @@ TEST_F(WebSocketFixture, ServerStopClosesWith1001) {
   WsClient a, b;
   ASSERT_FALSE(a.connect(server->port(), "/ws/echo"));
   ASSERT_FALSE(b.connect(server->port(), "/ws/echo"));
-  for (int i = 0; i < 200 && obs->opened < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_TRUE(obs->opened.wait_at_least(2));
   server->server().stop();
   EXPECT_EQ(a.read_until_closed(), 1001);
   EXPECT_EQ(b.read_until_closed(), 1001);

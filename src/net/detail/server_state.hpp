@@ -2,9 +2,10 @@
 // Internal, Asio-including: state shared by the server and its connections.
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/executor.hpp"
 #include "net/detail/parse.hpp"
 #include "net/router.hpp"
 #include "net/server.hpp"
@@ -72,6 +74,73 @@ class ConnectionRegistry {
   std::function<void()> on_empty_;                                     // guarded by mu_
 };
 
+/// Counts jobs handed to an executor that hold a connection (and so a socket of
+/// an io_context). run() waits for none to be left before it returns, so no
+/// socket outlives its io_context, whichever executor ran the job. Thread-safe.
+class InflightJobs {
+ public:
+  /// Held by a job; leaving (destruction) is the last thing the job does.
+  class Token {
+   public:
+    Token() = default;
+    explicit Token(InflightJobs* owner) : owner_(owner) {}
+    Token(Token&& o) noexcept : owner_(std::exchange(o.owner_, nullptr)) {}
+    Token& operator=(Token&&) = delete;
+    Token(const Token&) = delete;
+    ~Token() {
+      if (owner_) owner_->leave();
+    }
+
+   private:
+    InflightJobs* owner_ = nullptr;
+  };
+
+  Token enter() {
+    std::lock_guard lock(mu_);
+    ++count_;
+    return Token(this);
+  }
+  void wait_idle() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return count_ == 0; });
+  }
+  std::size_t count() {
+    std::lock_guard lock(mu_);
+    return count_;
+  }
+
+ private:
+  void leave() {
+    std::lock_guard lock(mu_);
+    if (--count_ == 0) cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::size_t count_ = 0;  // guarded by mu_
+};
+
+/// The readiness check, run on the worker pool (never on an I/O thread); /readyz
+/// reads the last result. Shared by the scheduler's timer and the probe jobs.
+class ReadinessProbe : public std::enable_shared_from_this<ReadinessProbe> {
+ public:
+  ReadinessProbe(std::function<bool()> check, Executor& pool)
+      : check_(std::move(check)), pool_(pool) {}
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  /// Queues one probe unless one is queued or running (any thread).
+  void tick();
+  /// No probe is queued after this returns (the pool may be going away).
+  void close();
+
+ private:
+  void run();
+  std::function<bool()> check_;
+  Executor& pool_;       // valid while !closed_
+  std::mutex mu_;        // serialises tick() against close()
+  bool closed_ = false;  // guarded by mu_
+  std::atomic<bool> busy_{false};
+  std::atomic<bool> ready_{false};
+};
+
 /// Owned by the server; outlives every connection (connections die with the
 /// io_contexts, which the server destroys before this).
 struct ServerState {
@@ -82,11 +151,28 @@ struct ServerState {
   const ServerOptions options;
   const Router& router;
   ParseLimits limits;
-  std::function<bool()> readiness;  ///< set before run(), read-only after
   std::atomic<bool> draining{false};
+  /// run() has stopped serving: jobs still queued do nothing but release their
+  /// connection.
+  std::atomic<bool> stopped{false};
   ConnectionRegistry registry;
-  boost::asio::thread_pool* workers = nullptr;  ///< offload pool, set before run()
+  InflightJobs inflight;
+  ThreadPool* workers = nullptr;              ///< the worker pool, set before run()
+  std::shared_ptr<ReadinessProbe> readiness;  ///< set before run(), if there is a check
   std::atomic<std::uint64_t> next_ws_id{1};
+
+  std::chrono::steady_clock::time_point now() const {
+    return options.now ? options.now() : std::chrono::steady_clock::now();
+  }
+  /// The deadline of a request read now.
+  Deadline request_deadline() const {
+    if (options.handler_timeout.count() <= 0) return Deadline::never();
+    return Deadline(now() + options.handler_timeout);
+  }
+  /// Where a route's work runs when it leaves the I/O thread.
+  Executor& executor_for(const RouteOptions& route) const {
+    return route.executor ? *route.executor : *workers;
+  }
 };
 
 /// Takes over an accepted socket (any executor); serves HTTP on it.
@@ -96,5 +182,9 @@ void start_http_session(boost::asio::ip::tcp::socket socket, ServerState& state)
 /// completes the WebSocket handshake and runs the handler. Call on the socket's executor.
 void start_websocket_session(boost::asio::ip::tcp::socket socket, ServerState& state,
                              std::unique_ptr<WebSocketHandler> handler, const Request& upgrade);
+
+/// 503 with `Retry-After: 1` and the JSON error body: the answer to every
+/// overflow that a client should retry (full queue, expired deadline, caps).
+Response retry_later(std::string message);
 
 }  // namespace office::net::detail
