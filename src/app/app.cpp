@@ -136,7 +136,11 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   opts.max_body_bytes = config.server.max_body_bytes;
   opts.max_header_bytes = config.server.max_header_bytes;
   opts.ws_max_message_bytes = config.server.ws_max_message_bytes;
+  opts.ws_max_queued_messages = config.server.ws_max_queued_messages;
   opts.ws_max_queued_bytes = config.server.ws_max_queued_bytes;
+  opts.ws_max_total_queued_bytes = config.server.ws_max_total_queued_bytes;
+  opts.max_connections = config.server.max_connections;
+  opts.ws_max_connections = config.server.ws_max_connections;
   opts.request_timeout = std::chrono::milliseconds(config.server.request_timeout_ms);
   opts.idle_timeout = std::chrono::milliseconds(config.server.idle_timeout_ms);
   opts.shutdown_grace = std::chrono::milliseconds(config.server.shutdown_grace_ms);

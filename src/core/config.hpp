@@ -28,7 +28,11 @@ struct Config {
     std::uint64_t max_body_bytes = 1 << 20;
     std::uint64_t max_header_bytes = 16 << 10;
     std::uint64_t ws_max_message_bytes = 1 << 20;
+    std::uint64_t ws_max_queued_messages = 1024;
     std::uint64_t ws_max_queued_bytes = 8 << 20;
+    std::uint64_t ws_max_total_queued_bytes = 256 << 20;
+    std::uint64_t max_connections = 20'000;
+    std::uint64_t ws_max_connections = 16'000;
     std::uint64_t request_timeout_ms = 10'000;
     std::uint64_t idle_timeout_ms = 60'000;
     std::uint64_t shutdown_grace_ms = 10'000;

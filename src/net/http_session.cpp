@@ -73,8 +73,11 @@ void append_number(std::string& out, std::size_t n) {
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, ServerState& state)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(state) {
+  HttpSession(tcp::socket socket, ServerState& state, Slot connection)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        state_(state),
+        connection_(std::move(connection)) {
     auto tick = std::min(state_.options.request_timeout, state_.options.idle_timeout);
     tick_ = std::max<Clock::duration>(tick, std::chrono::milliseconds(1));
   }
@@ -89,6 +92,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (!ec) req_.remote_address = ep.address().to_string();
     deadline_ = Clock::now() + state_.options.idle_timeout;
     arm_timer();
+    if (!connection_) {
+      refuse();
+      return;
+    }
     begin_request();
   }
 
@@ -204,6 +211,16 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     do_read();
   }
 
+  // Over max_connections: answer without reading the request, then close (the
+  // lingering close reads and drops what the client sends meanwhile).
+  void refuse() {
+    keep_alive_ = false;
+    req_.trace = TraceContext::generate();
+    phase_ = Phase::kHandling;
+    quiet_ = true;
+    respond(retry_later("too many connections; retry later"));
+  }
+
   void reject(ParseFailure failure) {
     keep_alive_ = false;
     head_request_ = false;
@@ -238,10 +255,18 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       return;
     }
     req_.deadline = state_.request_deadline();
-    if (match_.websocket && stopping()) {
-      keep_alive_ = false;
-      respond(Response::error(ErrorCode::kUnavailable, "server is shutting down"));
-      return;
+    if (match_.websocket) {
+      if (stopping()) {
+        keep_alive_ = false;
+        respond(Response::error(ErrorCode::kUnavailable, "server is shutting down"));
+        return;
+      }
+      // Taken before the factory runs, so concurrent upgrades cannot pass the cap.
+      ws_slot_ = Slot::try_acquire(state_.websockets, state_.options.ws_max_connections);
+      if (!ws_slot_) {
+        respond(retry_later("too many WebSocket connections; retry later"));
+        return;
+      }
     }
     // On this I/O thread only what never blocks: authentication from memory,
     // the route's fast path, inline handlers. The rest goes to the executor.
@@ -323,15 +348,17 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (state_.options.access_log) access_log(101);
     phase_ = Phase::kClosed;
     timer_.cancel();
-    start_websocket_session(std::move(socket_), state_, std::move(handler), req_);
+    start_websocket_session(std::move(socket_), state_, std::move(handler), req_,
+                            std::move(connection_), std::move(ws_slot_));
   }
 
   // --- writing -------------------------------------------------------------
   void respond(Response&& r) {
+    ws_slot_.reset();  // an upgrade that ends in an HTTP response gives its slot back
     resp_ = std::move(r);
     if (stopping()) keep_alive_ = false;
     build_head();
-    if (state_.options.access_log) access_log(resp_.status);
+    if (state_.options.access_log && !quiet_) access_log(resp_.status);
     phase_ = Phase::kWriting;
     deadline_ = Clock::now() + state_.options.idle_timeout;
 
@@ -454,6 +481,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   tcp::socket socket_;
   asio::steady_timer timer_;
   ServerState& state_;
+  Slot connection_;  // counts against max_connections; empty: refused
+  Slot ws_slot_;     // taken for an upgrade under way
   std::uint64_t id_ = 0;
   Phase phase_ = Phase::kIdle;
   Clock::duration tick_;
@@ -471,12 +500,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   bool head_request_ = false;
   bool continue_sent_ = false;
   bool draining_ = false;
+  bool quiet_ = false;  // no access log line (refused connections)
 };
 
 }  // namespace
 
-void start_http_session(tcp::socket socket, ServerState& state) {
-  auto session = std::make_shared<HttpSession>(std::move(socket), state);
+void start_http_session(tcp::socket socket, ServerState& state, Slot connection) {
+  auto session = std::make_shared<HttpSession>(std::move(socket), state, std::move(connection));
   auto ex = session->socket_executor();
   asio::post(ex, [session = std::move(session)] { session->start(); });
 }

@@ -8,6 +8,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -116,9 +118,26 @@ struct HttpServer::Impl {
     if (a.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen", ec);
     auto port = a.local_endpoint(ec).port();
     acceptor.emplace(std::move(a));
+    limit_connections_to_fds();
     spdlog::info("net: listening on {}:{} ({} I/O threads, {} workers, worker queue {})", o.host,
                  port, contexts.size(), std::max(1u, o.worker_threads), o.worker_queue);
     return port;
+  }
+
+  // Each connection is a file descriptor: a cap above the process's limit would
+  // never be reached (accept fails with EMFILE instead of the client getting a
+  // 503). Keep a reserve for the database, logs and the refusals themselves.
+  void limit_connections_to_fds() {
+    constexpr rlim_t kReserve = 64;
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+    std::size_t usable = rl.rlim_cur > kReserve ? rl.rlim_cur - kReserve : 1;
+    if (usable < state.max_connections) {
+      spdlog::warn(
+          "net: max_connections {} is above the file descriptor limit {} (ulimit -n); using {}",
+          state.max_connections, rl.rlim_cur, usable);
+      state.max_connections = usable;
+    }
   }
 
   static Error fail(const std::string& what, const boost::system::error_code& ec) {
@@ -140,7 +159,14 @@ struct HttpServer::Impl {
       }
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      detail::start_http_session(std::move(socket), state);
+      auto slot = detail::Slot::try_acquire(state.connections, state.max_connections);
+      if (!slot) {
+        // Answered 503 and closed by the session; logged now and then, counted always.
+        if (state.connections_refused.fetch_add(1) % 1000 == 0)
+          spdlog::warn("net: {} connections open, at the cap: refusing new ones (503)",
+                       state.max_connections);
+      }
+      detail::start_http_session(std::move(socket), state, std::move(slot));
       do_accept();
     });
   }
@@ -275,6 +301,13 @@ ServerStats HttpServer::stats() const {
   s.worker_queued = pool.queued;
   s.worker_running = pool.running;
   s.worker_rejected = pool.rejected;
+  const auto& st = impl_->state;
+  s.connections = st.connections.load();
+  s.max_connections = st.max_connections;
+  s.connections_refused = st.connections_refused.load();
+  s.websockets = st.websockets.load();
+  s.ws_queued_bytes = st.ws_queued.used();
+  s.ws_read_buffer_bytes = st.ws_read_buffer_bytes.load();
   return s;
 }
 

@@ -33,7 +33,19 @@ struct ServerOptions {
   std::size_t max_body_bytes = 1 << 20;        ///< larger -> 413
   std::size_t max_header_bytes = 16 << 10;     ///< larger -> 431
   std::size_t ws_max_message_bytes = 1 << 20;  ///< larger -> close 1009
-  std::size_t ws_max_queued_bytes = 8 << 20;   ///< outbound queue bound per connection
+  /// Outbound queue bounds per WebSocket: a send beyond either closes it with 1013.
+  std::size_t ws_max_queued_messages = 1024;
+  std::size_t ws_max_queued_bytes = 8 << 20;
+  /// All WebSocket outbound queues together (a shared message counts once): a
+  /// send that would pass it closes that WebSocket with 1013.
+  std::size_t ws_max_total_queued_bytes = 256 << 20;
+  /// Open TCP connections, HTTP and WebSocket together (lowered to the fd limit
+  /// less a reserve when that is smaller). Beyond: the connection is answered
+  /// 503 + Retry-After and closed.
+  std::size_t max_connections = 20'000;
+  /// Open WebSockets (below max_connections, so plain HTTP still gets in when
+  /// they are all taken). An upgrade beyond: 503 + Retry-After.
+  std::size_t ws_max_connections = 16'000;
   std::chrono::milliseconds request_timeout{
       10'000};  ///< whole request (headers + body) must arrive within
   std::chrono::milliseconds idle_timeout{60'000};    ///< keep-alive idle connection closed after
@@ -52,9 +64,15 @@ struct ServerOptions {
 /// A snapshot of the server's queues and connections (for tests, benchmarks
 /// and, later, metrics).
 struct ServerStats {
-  std::size_t worker_queued = 0;      ///< requests and jobs waiting for a worker
-  std::size_t worker_running = 0;     ///< running on a worker now
-  std::uint64_t worker_rejected = 0;  ///< refused because the worker queue was full
+  std::size_t worker_queued = 0;          ///< requests and jobs waiting for a worker
+  std::size_t worker_running = 0;         ///< running on a worker now
+  std::uint64_t worker_rejected = 0;      ///< refused because the worker queue was full
+  std::size_t connections = 0;            ///< open TCP connections (HTTP and WebSocket)
+  std::size_t max_connections = 0;        ///< the effective cap (see ServerOptions)
+  std::uint64_t connections_refused = 0;  ///< answered 503 at accept: over max_connections
+  std::size_t websockets = 0;             ///< open WebSockets
+  std::size_t ws_queued_bytes = 0;        ///< all outbound queues; a shared message once
+  std::size_t ws_read_buffer_bytes = 0;   ///< capacity of all WebSocket read buffers
 };
 
 /// The HTTP/1.1 + WebSocket server (Boost.Beast over an Asio thread pool).
