@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
 
 #include <spdlog/spdlog.h>
 
@@ -83,9 +84,10 @@ std::string allow_header(const Endpoint& e) {
   return allow;
 }
 
-// Runs application code: an escaped exception becomes `fallback` and an error line.
-template <class F, class R>
-R guarded(const char* what, const Request& req, F&& f, R fallback) {
+// Runs application code: an escaped exception becomes an error line and
+// R(Error::internal) (for R = Response: a 500). Nothing is built unless it threw.
+template <class R, class F>
+R guarded(const char* what, const Request& req, F&& f) {
   try {
     return f();
   } catch (const std::exception& e) {
@@ -95,10 +97,12 @@ R guarded(const char* what, const Request& req, F&& f, R fallback) {
     spdlog::error("net: {} for {} {} threw a non-exception", what, method_name(req.method),
                   log::Escaped{req.path});
   }
-  return fallback;
+  if constexpr (std::is_same_v<R, Response> || std::is_same_v<R, std::optional<Response>>) {
+    return Response::error(ErrorCode::kInternal, "internal error");
+  } else {
+    return R(Error::internal("internal error"));
+  }
 }
-
-Response internal_error() { return Response::error(ErrorCode::kInternal, "internal error"); }
 
 }  // namespace
 
@@ -306,9 +310,8 @@ static Status authenticate_blocking(const Authenticator& authenticator, Request&
     });
     return Error::unauthenticated("authentication is not configured");
   }
-  auto principal = guarded(
-      "authenticator", req, [&] { return authenticator(req); },
-      Result<Principal>(Error::internal("internal error")));
+  auto principal =
+      guarded<Result<Principal>>("authenticator", req, [&] { return authenticator(req); });
   if (!principal) return std::move(principal).error();
   req.principal = std::move(principal).value();
   return {};
@@ -326,18 +329,16 @@ std::optional<Response> Router::serve_nonblocking(Request& req, const Match& m) 
     if (!impl_->authenticator)  // 401 without blocking
       return authenticate(req, options);
     if (!impl_->cached_authenticator) return std::nullopt;
-    auto cached = guarded(
-        "cached authenticator", req, [&] { return impl_->cached_authenticator(req); },
-        std::optional<Result<Principal>>(Error::internal("internal error")));
+    auto cached = guarded<std::optional<Result<Principal>>>(
+        "cached authenticator", req, [&] { return impl_->cached_authenticator(req); });
     if (!cached) return std::nullopt;  // unknown here: the executor authenticates
     if (!*cached) return Response::error(cached->error());
     req.principal = std::move(*cached).value();
   }
   if (m.websocket) return std::nullopt;  // factories may block
   if (options.fast_path) {
-    auto fast = guarded(
-        "fast path", req, [&] { return options.fast_path(req); },
-        std::optional<Response>(internal_error()));
+    auto fast =
+        guarded<std::optional<Response>>("fast path", req, [&] { return options.fast_path(req); });
     if (fast) return fast;
   }
   if (options.run_inline) return serve(req, m);
@@ -346,17 +347,15 @@ std::optional<Response> Router::serve_nonblocking(Request& req, const Match& m) 
 
 Response Router::serve(Request& req, const Match& m) const {
   if (auto denied = authenticate(req, *m.options)) return std::move(*denied);
-  return guarded(
-      "handler", req, [&] { return (*m.handler)(req); }, internal_error());
+  return guarded<Response>("handler", req, [&] { return (*m.handler)(req); });
 }
 
 Result<std::unique_ptr<WebSocketHandler>> Router::open_websocket(Request& req,
                                                                  const Match& m) const {
   if (auto st = authenticate_blocking(impl_->authenticator, req, *m.options); !st)
     return std::move(st).error();
-  auto handler = guarded(
-      "WebSocket factory", req, [&] { return (*m.websocket)(req); },
-      Result<std::unique_ptr<WebSocketHandler>>(Error::internal("internal error")));
+  auto handler = guarded<Result<std::unique_ptr<WebSocketHandler>>>(
+      "WebSocket factory", req, [&] { return (*m.websocket)(req); });
   if (handler && !handler.value()) return Error::internal("no WebSocket handler");
   return handler;
 }
