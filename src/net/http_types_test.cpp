@@ -82,6 +82,9 @@ TEST(ParseRequest, TransferEncodingMustBeChunkedAlone) {
            "chunked\r\n\r\n0\r\n\r\n",
            "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\nContent-Length: 0\r\n\r\n",
            "POST / HTTP/1.0\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+           // found by the fuzzer: Beast reads past what is not a token
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\xfe%%\r\n\r\n0\r\n\r\n",
+           "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked;q=1\r\n\r\n0\r\n\r\n",
        }) {
     auto r = parse_request(bad, kLimits);
     EXPECT_FALSE(r.ok()) << bad;
@@ -94,6 +97,9 @@ TEST(ParseRequest, TransferEncodingMustBeChunkedAlone) {
       kLimits);
   ASSERT_TRUE(ok.ok()) << ok.error().message;
   EXPECT_EQ(ok->body, "x");
+  auto empty_items = parse_request(  // empty list elements are allowed (RFC 9110 5.6.1)
+      "POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: , chunked ,\r\n\r\n0\r\n\r\n", kLimits);
+  EXPECT_TRUE(empty_items.ok());
 }
 
 TEST(ParseRequest, AbsoluteFormTarget) {

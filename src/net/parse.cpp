@@ -59,11 +59,16 @@ void RequestParser::on_field_impl(http::field field, string_view name, string_vi
     has_content_length_ = true;
   } else if (field == http::field::transfer_encoding) {
     // Over all Transfer-Encoding lines: exactly one coding, and it is chunked.
+    // The list must be well-formed: Beast's own reading skips what it cannot
+    // parse ("chunked\xfe%%" would count as chunked), a proxy's may not.
+    http::opt_token_list list(value);
     std::size_t codings = 0;
     bool chunked = false;
-    for (string_view coding : http::token_list(value)) {
-      ++codings;
-      chunked = boost::beast::iequals(coding, "chunked");
+    if (http::validate_list(list)) {
+      for (string_view coding : list) {
+        ++codings;
+        chunked = boost::beast::iequals(coding, "chunked");
+      }
     }
     chunked_alone_ = !has_transfer_encoding_ && codings == 1 && chunked;
     has_transfer_encoding_ = true;
