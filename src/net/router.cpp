@@ -145,7 +145,7 @@ struct Router::Impl {
       throw std::invalid_argument("duplicate route: " + std::string(method_name(method)) + " " +
                                   pattern);
     route->handler = std::move(handler);
-    route->options = options;
+    route->options = std::move(options);
     route->pattern = pattern;
     route->is_static = is_static;
     e.by_method[slot] = std::move(route);
@@ -199,7 +199,7 @@ Router::Router() : impl_(std::make_unique<Impl>()) {}
 Router::~Router() = default;
 
 void Router::add(Method method, std::string pattern, Handler handler, RouteOptions options) {
-  impl_->add_route(method, std::move(pattern), std::move(handler), options, false);
+  impl_->add_route(method, std::move(pattern), std::move(handler), std::move(options), false);
 }
 
 void Router::add_websocket(std::string pattern, WebSocketFactory factory, RouteOptions options) {
@@ -207,7 +207,7 @@ void Router::add_websocket(std::string pattern, WebSocketFactory factory, RouteO
   Endpoint& e = impl_->endpoint_for(pattern, route->param_names);
   if (e.websocket) throw std::invalid_argument("duplicate WebSocket route: " + pattern);
   route->factory = std::move(factory);
-  route->options = options;
+  route->options = std::move(options);
   route->pattern = pattern;
   e.websocket = std::move(route);
   impl_->infos.push_back({Method::kGet, std::move(pattern), true, false});
