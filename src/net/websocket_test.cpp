@@ -5,6 +5,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <algorithm>
 #include <atomic>
@@ -344,6 +345,15 @@ struct FanOutFixture : ::testing::Test {
 TEST_F(FanOutFixture, BroadcastToAThousandSocketsSharesOneBuffer) {
   constexpr int kSockets = 1000;
   constexpr std::size_t kSize = 64 * 1024;
+  // Both ends live in this process: two descriptors per socket, and some to spare.
+  rlimit rl{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &rl), 0);
+  const rlim_t need = 2 * kSockets + 256;
+  if (rl.rlim_cur < need) {
+    if (rl.rlim_max < need) GTEST_SKIP() << "needs ulimit -n >= " << need;
+    rl.rlim_cur = need;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &rl), 0);
+  }
   auto o = options();
   o.ws_max_queued_bytes = 128 * 1024;
   o.ws_max_total_queued_bytes = 1 << 20;  // far below 1,000 copies (64 MiB)
