@@ -10,7 +10,8 @@ APT_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config clang clang-tidy clang-format
   libclang-rt-14-dev
   # libraries
-  libboost1.81-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libboost1.81-dev libboost-url1.81-dev libsqlite3-dev libpq-dev libspdlog-dev libfmt-dev
+  nlohmann-json3-dev
   libyaml-cpp-dev libcli11-dev libsodium-dev libssl-dev zlib1g-dev
   libprotobuf-dev protobuf-compiler libgrpc++-dev protobuf-compiler-grpc
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -151,17 +151,24 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   opts.port = listen->second;
   opts.io_threads = config.server.io_threads;
   opts.worker_threads = config.server.worker_threads;
+  opts.worker_queue = config.server.worker_queue;
+  opts.handler_timeout = std::chrono::milliseconds(config.server.handler_timeout_ms);
+  opts.readiness_period = std::chrono::milliseconds(config.server.readiness_period_ms);
   opts.max_body_bytes = config.server.max_body_bytes;
   opts.max_header_bytes = config.server.max_header_bytes;
   opts.ws_max_message_bytes = config.server.ws_max_message_bytes;
+  opts.ws_max_queued_messages = config.server.ws_max_queued_messages;
   opts.ws_max_queued_bytes = config.server.ws_max_queued_bytes;
+  opts.ws_max_total_queued_bytes = config.server.ws_max_total_queued_bytes;
+  opts.max_connections = config.server.max_connections;
+  opts.ws_max_connections = config.server.ws_max_connections;
   opts.request_timeout = std::chrono::milliseconds(config.server.request_timeout_ms);
   opts.idle_timeout = std::chrono::milliseconds(config.server.idle_timeout_ms);
   opts.shutdown_grace = std::chrono::milliseconds(config.server.shutdown_grace_ms);
   opts.access_log = config.server.access_log;
   s.server = std::make_unique<net::HttpServer>(opts, s.router);
   storage::Database* dbp = s.db.get();
-  s.server->set_readiness_check([dbp] { return dbp->healthy(); });
+  s.server->set_readiness_check([dbp] { return dbp->healthy(); });  // on the worker pool
   s.server->handle_signals();
   auto port = s.server->listen();
   if (!port) return port.error();

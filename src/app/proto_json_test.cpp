@@ -42,8 +42,9 @@ class ProtoJson : public ::testing::Test {
     if (!token_.empty()) req.headers.emplace_back("authorization", "Bearer " + token_);
     auto match = router_.match(req);
     if (match.error) return *match.error;
-    if (auto denied = router_.authenticate(req, match.options)) return *denied;
-    return (*match.handler)(req);
+    // As the server does: the I/O thread's part (cache, fast path), then the executor's.
+    if (auto fast = router_.serve_nonblocking(req, match)) return *fast;
+    return router_.serve(req, match);
   }
 
   template <class Msg>

@@ -85,17 +85,41 @@ const std::vector<KeyDef>& key_defs() {
                   OFFICE_FIELD(server.port_file)),
       make_uint("server.io_threads", "I/O threads (0: one per core)",
                 OFFICE_FIELD(server.io_threads)),
-      make_uint("server.worker_threads", "threads for CPU-heavy requests (password hashing)",
+      make_uint("server.worker_threads",
+                "worker pool threads: handlers that may block (database), cache misses",
                 OFFICE_FIELD(server.worker_threads)),
+      make_uint("server.worker_queue",
+                "requests waiting for a worker; beyond, 503 with Retry-After",
+                OFFICE_FIELD(server.worker_queue)),
+      make_uint("server.handler_timeout_ms",
+                "a request's deadline after it was read; still queued then: 503 (0: none)",
+                OFFICE_FIELD(server.handler_timeout_ms)),
+      make_uint("server.readiness_period_ms",
+                "how often the readiness check (SQL) runs on the worker pool for /readyz",
+                OFFICE_FIELD(server.readiness_period_ms)),
       make_uint("server.max_body_bytes", "largest request body; larger gets 413",
                 OFFICE_FIELD(server.max_body_bytes)),
       make_uint("server.max_header_bytes", "largest request header block; larger gets 431",
                 OFFICE_FIELD(server.max_header_bytes)),
       make_uint("server.ws_max_message_bytes", "largest WebSocket message; larger closes with 1009",
                 OFFICE_FIELD(server.ws_max_message_bytes)),
+      make_uint("server.ws_max_queued_messages",
+                "outbound messages queued per WebSocket before a slow reader is closed (1013)",
+                OFFICE_FIELD(server.ws_max_queued_messages)),
       make_uint("server.ws_max_queued_bytes",
                 "outbound bytes queued per WebSocket before a slow reader is closed (1013)",
                 OFFICE_FIELD(server.ws_max_queued_bytes)),
+      make_uint("server.ws_max_total_queued_bytes",
+                "outbound bytes queued on all WebSockets together (a broadcast counts once); "
+                "a send beyond closes that WebSocket (1013)",
+                OFFICE_FIELD(server.ws_max_total_queued_bytes)),
+      make_uint("server.max_connections",
+                "open TCP connections, HTTP and WebSocket (at most the fd limit less 64); "
+                "beyond, 503 with Retry-After and close",
+                OFFICE_FIELD(server.max_connections)),
+      make_uint("server.ws_max_connections",
+                "open WebSockets; an upgrade beyond is answered 503 with Retry-After",
+                OFFICE_FIELD(server.ws_max_connections)),
       make_uint("server.request_timeout_ms", "a whole request must arrive within this time",
                 OFFICE_FIELD(server.request_timeout_ms)),
       make_uint("server.idle_timeout_ms", "idle keep-alive connections are closed after this",
@@ -382,6 +406,10 @@ Status validate_config(const Config& c) {
         "auth.login_*_max_backoff_s and auth.login_failure_window_s must be positive");
   if (c.auth.login_limit_max_entries < 1000)
     return Error::invalid("auth.login_limit_max_entries must be at least 1000");
+  if (c.server.worker_threads == 0 || c.server.worker_queue == 0)
+    return Error::invalid("server.worker_threads and server.worker_queue must be positive");
+  if (c.server.readiness_period_ms == 0)
+    return Error::invalid("server.readiness_period_ms must be positive");
   if (c.server.max_body_bytes == 0 || c.server.max_header_bytes < 1024)
     return Error::invalid("server.max_body_bytes must be > 0 and server.max_header_bytes >= 1024");
   return {};

@@ -18,14 +18,21 @@ namespace office {
 /// config_keys(); a test keeps them in step).
 struct Config {
   struct Server {
-    std::string listen = "127.0.0.1:8080";  ///< host:port; port 0 binds a free port
-    std::string port_file;                  ///< if set, the bound port is written here
-    unsigned io_threads = 0;                ///< 0 = number of cores
-    unsigned worker_threads = 2;            ///< pool for CPU-heavy handlers (password hashing)
+    std::string listen = "127.0.0.1:8080";      ///< host:port; port 0 binds a free port
+    std::string port_file;                      ///< if set, the bound port is written here
+    unsigned io_threads = 0;                    ///< 0 = number of cores
+    unsigned worker_threads = 4;                ///< the worker pool: handlers that may block
+    std::uint64_t worker_queue = 1024;          ///< requests waiting for a worker; beyond: 503
+    std::uint64_t handler_timeout_ms = 10'000;  ///< request deadline; still queued then: 503
+    std::uint64_t readiness_period_ms = 1'000;  ///< how often /readyz's check runs
     std::uint64_t max_body_bytes = 1 << 20;
     std::uint64_t max_header_bytes = 16 << 10;
     std::uint64_t ws_max_message_bytes = 1 << 20;
+    std::uint64_t ws_max_queued_messages = 1024;
     std::uint64_t ws_max_queued_bytes = 8 << 20;
+    std::uint64_t ws_max_total_queued_bytes = 256 << 20;
+    std::uint64_t max_connections = 20'000;
+    std::uint64_t ws_max_connections = 16'000;
     std::uint64_t request_timeout_ms = 10'000;
     std::uint64_t idle_timeout_ms = 60'000;
     std::uint64_t shutdown_grace_ms = 10'000;

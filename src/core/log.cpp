@@ -67,6 +67,21 @@ class JsonFormatter final : public spdlog::formatter {
   std::chrono::time_point<std::chrono::system_clock, std::chrono::seconds> cached_second_{};
 };
 
+// The message with control characters escaped (%v would copy a '\n' from
+// request data into the line as it is).
+class EscapedMessageFlag final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
+    detail::write_escaped(std::back_inserter(dest),
+                          std::string_view(msg.payload.data(), msg.payload.size()),
+                          /*escape_backslash=*/false);
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<EscapedMessageFlag>();
+  }
+};
+
 class TraceFlag final : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg&, const std::tm&,
@@ -84,13 +99,7 @@ class TraceFlag final : public spdlog::custom_flag_formatter {
 
 void init(const Options& options) {
   auto sink = std::make_shared<BufferedFdSink>(STDERR_FILENO);
-  if (options.format == "json") {
-    sink->set_formatter(make_json_formatter());
-  } else {
-    auto f = std::make_unique<spdlog::pattern_formatter>();
-    f->add_flag<TraceFlag>('*').set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$%* %v");
-    sink->set_formatter(std::move(f));
-  }
+  sink->set_formatter(options.format == "json" ? make_json_formatter() : make_text_formatter());
   auto logger = std::make_shared<spdlog::logger>("office", std::move(sink));
   logger->set_level(spdlog::level::from_str(options.level));
   logger->flush_on(spdlog::level::warn);
@@ -101,6 +110,17 @@ void shutdown() { spdlog::shutdown(); }
 
 std::unique_ptr<spdlog::formatter> make_json_formatter() {
   return std::make_unique<JsonFormatter>();
+}
+
+std::unique_ptr<spdlog::formatter> make_text_formatter() {
+  auto f = std::make_unique<spdlog::pattern_formatter>();
+  f->add_flag<TraceFlag>('*').add_flag<EscapedMessageFlag>('&').set_pattern(
+      "%Y-%m-%dT%H:%M:%S.%e %^%l%$%* %&");
+  return f;
+}
+
+void append_escaped_controls(std::string& out, std::string_view s) {
+  detail::write_escaped(std::back_inserter(out), s, /*escape_backslash=*/true);
 }
 
 // Copies instead of moves: t_trace_id keeps its capacity, so a request's

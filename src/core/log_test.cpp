@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <sstream>
 #include <thread>
 
@@ -44,6 +45,36 @@ TEST(Log, JsonLinesCarryTraceId) {
   EXPECT_EQ(j2["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
   EXPECT_EQ(j2["level"], "warning");
   EXPECT_EQ(j1["ts"].get<std::string>().size(), 24u);
+}
+
+// A client-chosen "%0A" decodes to a newline in the path; logged as it is it
+// would end the line and start a forged one.
+TEST(Log, RequestDataCannotForgeLinesInEitherFormat) {
+  const std::string path = "/x\n2026-01-01T00:00:00.000 info GET /admin 200 1us\r\x1b[2J\\";
+  for (bool json : {false, true}) {
+    std::ostringstream os;
+    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(os);
+    sink->set_formatter(json ? make_json_formatter() : make_text_formatter());
+    spdlog::logger logger("t", sink);
+    logger.info("GET {} 404", Escaped{path});  // what the server writes
+    logger.info("raw {}", path);               // a careless line: the formatter still escapes
+    const std::string out = os.str();
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out;
+    EXPECT_EQ(out.find('\r'), std::string::npos) << out;
+    EXPECT_EQ(out.find('\x1b'), std::string::npos) << out;
+    std::istringstream lines(out);
+    std::string first;
+    std::getline(lines, first);
+    std::string msg = first;
+    if (json) msg = nlohmann::json::parse(first)["msg"].get<std::string>();
+    EXPECT_NE(
+        msg.find("GET /x\\x0a2026-01-01T00:00:00.000 info GET /admin 200 1us\\x0d\\x1b[2J\\\\ 404"),
+        std::string::npos)
+        << msg;
+  }
+  std::string appended;
+  append_escaped_controls(appended, std::string_view("a\0b\x7f", 4));
+  EXPECT_EQ(appended, "a\\x00b\\x7f");
 }
 
 // Reads everything from fd until EOF.

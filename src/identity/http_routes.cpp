@@ -213,7 +213,7 @@ Response tokens_reply(const WebOptions& web, const Result<Tokens>& t) {
 }
 
 void auth_routes(net::Router& r, IdentityService& s, const std::shared_ptr<const WebOptions>& web) {
-  net::RouteOptions pub{.auth = false, .offload = true};
+  net::RouteOptions pub{.auth = false};
   // Public keys for services that verify access tokens themselves. Cached
   // briefly: after a rotation, verifiers refetch on an unknown kid anyway.
   r.add(
@@ -258,9 +258,14 @@ void auth_routes(net::Router& r, IdentityService& s, const std::shared_ptr<const
 }
 
 void user_routes(net::Router& r, IdentityService& s) {
-  net::RouteOptions writes{.auth = true, .offload = true};
+  net::RouteOptions writes{.auth = true};
+  // The hot path: a cached profile is answered on the I/O thread.
   r.add(Method::kGet, "/api/v1/users/me",
-        [&s](Request& req) { return reply(s.get_profile(req.caller())); });
+        [&s](Request& req) { return reply(s.get_profile(req.caller())); },
+        {.fast_path = [&s](Request& req) -> std::optional<Response> {
+          if (auto me = s.cached_profile(req.caller())) return Response::json(200, user_json(*me));
+          return std::nullopt;
+        }});
   r.add(Method::kGet, "/api/v1/users", [&s](Request& req) {
     OFFICE_TRY_ASSIGN(page, page_of(req));
     return page_reply(s.list_users(req.caller(), page), "users");
@@ -314,7 +319,7 @@ void user_routes(net::Router& r, IdentityService& s) {
 }
 
 void group_routes(net::Router& r, IdentityService& s) {
-  net::RouteOptions writes{.auth = true, .offload = true};
+  net::RouteOptions writes{.auth = true};
   r.add(Method::kGet, "/api/v1/groups", [&s](Request& req) {
     OFFICE_TRY_ASSIGN(page, page_of(req));
     return page_reply(s.list_groups(req.caller(), page), "groups");
@@ -389,7 +394,7 @@ void tenant_routes(net::Router& r, IdentityService& s) {
         if (!made) return error_reply(made.error());
         return ok(201, {{"tenant", to_json(made->first)}, {"admin", to_json(made->second)}});
       },
-      net::RouteOptions{.auth = true, .offload = true});
+      net::RouteOptions{.auth = true});
 }
 
 #undef OFFICE_TRY_ASSIGN
@@ -409,15 +414,6 @@ std::string_view bearer_token(const Request& req) {
 }
 }  // namespace
 
-std::string access_token_of(const Request& req) {
-  if (req.header("authorization")) return std::string(bearer_token(req));
-  if (req.websocket_upgrade) {
-    if (auto q = req.query_param("access_token")) return *q;
-    if (auto c = req.cookie("access_token")) return *c;
-  }
-  return {};
-}
-
 // A cookie rides along on every request to our host, including a WebSocket
 // opened by another site's page; only an Origin we serve the app from may use it.
 Status check_cookie_origin(const Request& req, const WebOptions& web) {
@@ -431,23 +427,47 @@ Status check_cookie_origin(const Request& req, const WebOptions& web) {
                        " may not use the access_token cookie (server.public_origins)");
 }
 
+// The caller's access token: the Authorization header (every REST call; a
+// view into the request), or for a WebSocket upgrade the access_token query
+// parameter or cookie (copied into `copy`; the cookie only from a public
+// origin). Used by both authenticators, so the I/O thread's cached path
+// applies exactly the same rules.
+Result<std::string_view> token_of(const Request& req, const WebOptions& web, std::string& copy) {
+  if (req.header("authorization")) {
+    if (std::string_view bearer = bearer_token(req); !bearer.empty()) return bearer;
+  } else if (req.websocket_upgrade) {
+    if (auto q = req.query_param("access_token")) {
+      copy = std::move(*q);
+      return std::string_view(copy);
+    }
+    if (auto c = req.cookie("access_token")) {
+      if (auto st = check_cookie_origin(req, web); !st) return st.error();
+      copy = std::move(*c);
+      return std::string_view(copy);
+    }
+  }
+  return Error::unauthenticated("missing access token (Authorization: Bearer)");
+}
+
 void register_routes(net::Router& router, IdentityService& service, WebOptions web_in) {
   auto web = std::make_shared<const WebOptions>(std::move(web_in));
-  router.set_authenticator([&service, web](const Request& req) -> Result<Principal> {
-    // The header (every REST call) is looked at in place; only a WebSocket
-    // upgrade's query parameter or cookie is copied out.
-    if (req.header("authorization")) {
-      if (std::string_view bearer = bearer_token(req); !bearer.empty())
-        return service.authenticate(bearer);
-    } else if (req.websocket_upgrade) {
-      if (auto q = req.query_param("access_token")) return service.authenticate(*q);
-      if (auto c = req.cookie("access_token")) {
-        if (auto st = check_cookie_origin(req, *web); !st) return st.error();
-        return service.authenticate(*c);
-      }
-    }
-    return Error::unauthenticated("missing access token (Authorization: Bearer)");
-  });
+  router.set_authenticator(
+      [&service, web](const Request& req) -> Result<Principal> {
+        std::string copy;
+        auto token = token_of(req, *web, copy);
+        if (!token) return token.error();
+        return service.authenticate(*token);
+      },
+      // On the I/O thread: a cached token, or a request that cannot succeed,
+      // is answered there; anything else is verified on the worker pool.
+      [&service, web](const Request& req) -> std::optional<Result<Principal>> {
+        std::string copy;
+        auto token = token_of(req, *web, copy);
+        if (!token) return Result<Principal>(token.error());
+        std::optional<Principal> hit = service.cached_principal(*token);
+        if (!hit) return std::nullopt;
+        return Result<Principal>(std::move(*hit));
+      });
   auth_routes(router, service, web);
   user_routes(router, service);
   group_routes(router, service);

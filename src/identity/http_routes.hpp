@@ -27,8 +27,4 @@ struct WebOptions {
 /// must outlive the router.
 void register_routes(net::Router& router, IdentityService& service, WebOptions web = {});
 
-/// The access token of a request: `Authorization: Bearer <t>`; for WebSocket
-/// upgrades also `?access_token=<t>` or the `access_token` cookie. Empty if none.
-std::string access_token_of(const net::Request& req);
-
 }  // namespace office::identity

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -48,9 +49,17 @@ class IdentityService {
   /// The public keys that verify access tokens, as a JWK Set (RFC 7517):
   /// what services that only verify tokens load (JwtVerifier::from_jwks).
   virtual std::string jwks() const = 0;
+  /// What authenticate() would answer, if it is known without blocking (from
+  /// memory; never the database): for the I/O threads. nullopt: call
+  /// authenticate() off the I/O thread.
+  virtual std::optional<Principal> cached_principal(std::string_view access_token) const {
+    return std::nullopt;
+  }
 
   // --- users ---------------------------------------------------------------
   virtual Result<User> get_profile(const Principal& p) const = 0;
+  /// get_profile() from memory only (never blocks), or nullopt.
+  virtual std::optional<User> cached_profile(const Principal& p) const { return std::nullopt; }
   virtual Result<User> create_user(const Principal& p, const NewUser& u) = 0;
   virtual Result<User> get_user(const Principal& p, std::string_view id) const = 0;
   virtual Result<Page<User>> list_users(const Principal& p, const PageRequest& page) const = 0;

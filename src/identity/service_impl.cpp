@@ -373,8 +373,17 @@ Result<PurgeCounts> IdentityServiceImpl::purge_expired(int batch) {
   return out;  // nothing the cache holds changes: expired sessions are refused already
 }
 
+std::optional<Principal> IdentityServiceImpl::cached_principal(
+    std::string_view access_token) const {
+  return cache_.principal(access_token, clock_.now_s());
+}
+
 Result<User> IdentityServiceImpl::get_profile(const Principal& p) const {
   return get_user(p, p.user_id);
+}
+
+std::optional<User> IdentityServiceImpl::cached_profile(const Principal& p) const {
+  return cache_.profile(p.tenant_id, p.user_id);
 }
 
 Result<User> IdentityServiceImpl::create_user(const Principal& p, const NewUser& in) {

@@ -56,8 +56,10 @@ class IdentityServiceImpl final : public IdentityService {
   Result<Tokens> refresh(std::string_view refresh_token) override;
   Status logout(std::string_view refresh_token) override;
   Result<Principal> authenticate(std::string_view access_token) const override;
+  std::optional<Principal> cached_principal(std::string_view access_token) const override;
 
   Result<User> get_profile(const Principal& p) const override;
+  std::optional<User> cached_profile(const Principal& p) const override;
   Result<User> create_user(const Principal& p, const NewUser& u) override;
   Result<User> get_user(const Principal& p, std::string_view id) const override;
   Result<Page<User>> list_users(const Principal& p, const PageRequest& page) const override;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/executor.hpp"
 #include "core/principal.hpp"
 #include "core/trace.hpp"
 
@@ -36,6 +37,11 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> path_params;
   /// Filled by the router's authenticator for routes that require auth.
   std::optional<Principal> principal;
+  /// By when the response is due (ServerOptions::handler_timeout after the
+  /// request was read). A request still queued then is answered 503 without
+  /// running its handler; a handler bounds its own waits (locks, database
+  /// busy timeouts, calls to other services) with `deadline.remaining()`.
+  Deadline deadline;
 
   /// First header with this (lower-case) name.
   std::optional<std::string_view> header(std::string_view lower_name) const;

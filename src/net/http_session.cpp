@@ -4,6 +4,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/status.hpp>
 
 #include <array>
 #include <chrono>
@@ -27,67 +28,12 @@ namespace {
 
 constexpr std::size_t kReadChunk = 16 * 1024;
 
+// RFC 9110's reason phrases (Beast's table); "Unknown" for codes it does not know.
 std::string_view reason_phrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 101:
-      return "Switching Protocols";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 202:
-      return "Accepted";
-    case 204:
-      return "No Content";
-    case 301:
-      return "Moved Permanently";
-    case 302:
-      return "Found";
-    case 303:
-      return "See Other";
-    case 304:
-      return "Not Modified";
-    case 307:
-      return "Temporary Redirect";
-    case 308:
-      return "Permanent Redirect";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 412:
-      return "Precondition Failed";
-    case 413:
-      return "Content Too Large";
-    case 415:
-      return "Unsupported Media Type";
-    case 426:
-      return "Upgrade Required";
-    case 429:
-      return "Too Many Requests";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Unknown";
-  }
+  auto known = beast::http::int_to_status(static_cast<unsigned>(status));
+  if (known == beast::http::status::unknown) return "Unknown";
+  auto phrase = beast::http::obsolete_reason(known);
+  return {phrase.data(), phrase.size()};
 }
 
 // The Date header value, formatted at most once per second per thread.
@@ -127,8 +73,11 @@ void append_number(std::string& out, std::size_t n) {
 
 class HttpSession final : public Connection, public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(tcp::socket socket, ServerState& state)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), state_(state) {
+  HttpSession(tcp::socket socket, ServerState& state, Slot connection)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        state_(state),
+        connection_(std::move(connection)) {
     auto tick = std::min(state_.options.request_timeout, state_.options.idle_timeout);
     tick_ = std::max<Clock::duration>(tick, std::chrono::milliseconds(1));
   }
@@ -143,6 +92,10 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (!ec) req_.remote_address = ep.address().to_string();
     deadline_ = Clock::now() + state_.options.idle_timeout;
     arm_timer();
+    if (!connection_) {
+      refuse();
+      return;
+    }
     begin_request();
   }
 
@@ -179,8 +132,8 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
 
   // --- reading -------------------------------------------------------------
   void begin_request() {
-    if (stopping()) {
-      close_gracefully();
+    if (stopping() && buffer_.size() == 0 && !bytes_waiting()) {
+      close_gracefully();  // draining: no next request has begun
       return;
     }
     continue_sent_ = false;
@@ -193,6 +146,11 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       deadline_ = Clock::now() + state_.options.idle_timeout;
       do_read();
     }
+  }
+
+  bool bytes_waiting() {
+    beast::error_code ec;
+    return socket_.available(ec) > 0 && !ec;
   }
 
   void start_reading_phase() {
@@ -253,6 +211,16 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     do_read();
   }
 
+  // Over max_connections: answer without reading the request, then close (the
+  // lingering close reads and drops what the client sends meanwhile).
+  void refuse() {
+    keep_alive_ = false;
+    req_.trace = TraceContext::generate();
+    phase_ = Phase::kHandling;
+    quiet_ = true;
+    respond(retry_later("too many connections; retry later"));
+  }
+
   void reject(ParseFailure failure) {
     keep_alive_ = false;
     head_request_ = false;
@@ -281,24 +249,32 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
       respond(std::move(*health));
       return;
     }
-    Router::Match m = state_.router.match(req_);
-    if (m.error) {
-      respond(std::move(*m.error));
+    match_ = state_.router.match(req_);
+    if (match_.error) {
+      respond(std::move(*match_.error));
       return;
     }
-    if (auto denied = authenticate(m.options)) {
-      respond(std::move(*denied));
+    req_.deadline = state_.request_deadline();
+    if (match_.websocket) {
+      if (stopping()) {
+        keep_alive_ = false;
+        respond(Response::error(ErrorCode::kUnavailable, "server is shutting down"));
+        return;
+      }
+      // Taken before the factory runs, so concurrent upgrades cannot pass the cap.
+      ws_slot_ = Slot::try_acquire(state_.websockets, state_.options.ws_max_connections);
+      if (!ws_slot_) {
+        respond(retry_later("too many WebSocket connections; retry later"));
+        return;
+      }
+    }
+    // On this I/O thread only what never blocks: authentication from memory,
+    // the route's fast path, inline handlers. The rest goes to the executor.
+    if (auto r = state_.router.serve_nonblocking(req_, match_)) {
+      respond(std::move(*r));
       return;
     }
-    if (m.websocket) {
-      upgrade(*m.websocket);
-      return;
-    }
-    if (m.options.offload && state_.workers) {
-      offload(m.handler);
-      return;
-    }
-    respond(call_handler(*m.handler, req_));
+    offload();
   }
 
   std::optional<Response> health_response() {
@@ -306,92 +282,83 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
     if (req_.path == "/healthz") return Response::json(200, R"({"status":"ok"})");
     if (req_.path != "/readyz") return std::nullopt;
     if (state_.draining.load()) return Response::error(ErrorCode::kUnavailable, "draining");
-    bool ready = true;
-    if (state_.readiness) {
-      try {
-        ready = state_.readiness();
-      } catch (const std::exception& e) {
-        spdlog::error("net: readiness check threw: {}", e.what());
-        ready = false;
-      }
-    }
-    if (!ready) return Response::error(ErrorCode::kUnavailable, "not ready");
+    // The check itself runs on the worker pool (ReadinessProbe); this is its last answer.
+    if (state_.readiness && !state_.readiness->ready())
+      return Response::error(ErrorCode::kUnavailable, "not ready");
     return Response::json(200, R"({"status":"ready"})");
   }
 
-  std::optional<Response> authenticate(const RouteOptions& options) {
-    try {
-      return state_.router.authenticate(req_, options);
-    } catch (const std::exception& e) {
-      spdlog::error("net: authenticator threw: {}", e.what());
-    } catch (...) {
-      spdlog::error("net: authenticator threw a non-exception");
-    }
-    return Response::error(ErrorCode::kInternal, "internal error");
+  // A job on an executor. Members are destroyed in reverse order: the
+  // connection is released before the in-flight token, so run() cannot see
+  // "no jobs left" while a job still holds a socket.
+  struct Job {
+    InflightJobs::Token token;
+    std::shared_ptr<HttpSession> self;
+  };
+
+  // The I/O thread moves on; the executor authenticates if needed, runs the
+  // handler (or WebSocket factory) and posts the result back. req_ is not
+  // touched by the I/O side while the phase is kHandling.
+  void offload() {
+    Executor& executor = state_.executor_for(*match_.options);
+    Job job{state_.inflight.enter(), shared_from_this()};
+    bool queued = executor.try_post([job = std::move(job)]() mutable { job.self->run_job(); });
+    if (!queued) respond(retry_later("server busy; retry later"));
   }
 
-  static Response call_handler(const Handler& handler, Request& req) {
-    try {
-      return handler(req);
-    } catch (const std::exception& e) {
-      spdlog::error("net: handler for {} {} threw: {}", method_name(req.method), req.path,
-                    e.what());
-    } catch (...) {
-      spdlog::error("net: handler for {} {} threw a non-exception", method_name(req.method),
-                    req.path);
+  // On the executor.
+  void run_job() {
+    if (state_.stopped.load()) return;  // the server is gone; so is the client's answer
+    log::ScopedTrace scope(trace_id_view(req_.trace));
+    if (req_.deadline.passed(state_.now())) {
+      // Queued past its deadline: the client has probably given up; the
+      // handler is not run. Same answer as a full queue.
+      post_response(retry_later("request waited too long for a worker; retry later"));
+      return;
     }
-    return Response::error(ErrorCode::kInternal, "internal error");
+    if (!match_.websocket) {
+      post_response(state_.router.serve(req_, match_));
+      return;
+    }
+    auto handler = state_.router.open_websocket(req_, match_);
+    asio::post(socket_.get_executor(),
+               [self = shared_from_this(), handler = std::move(handler)]() mutable {
+                 if (self->phase_ == Phase::kClosed) return;
+                 log::ScopedTrace scope(trace_id_view(self->req_.trace));
+                 if (!handler) return self->respond(Response::error(handler.error()));
+                 self->upgrade(std::move(handler).value());
+               });
   }
 
-  // The I/O thread moves on; the worker runs the handler and posts the response back.
-  // req_ is not touched by the I/O side while the phase is kHandling.
-  void offload(const Handler* handler) {
-    asio::post(*state_.workers, [self = shared_from_this(), handler]() mutable {
-      Response r;
-      {
-        log::ScopedTrace scope(trace_id_view(self->req_.trace));
-        r = call_handler(*handler, self->req_);
-      }
-      auto ex = self->socket_.get_executor();
-      asio::post(ex, [self = std::move(self), r = std::move(r)]() mutable {
-        if (self->phase_ == Phase::kClosed) return;
-        log::ScopedTrace scope(trace_id_view(self->req_.trace));
-        self->respond(std::move(r));
-      });
+  void post_response(Response r) {
+    asio::post(socket_.get_executor(), [self = shared_from_this(), r = std::move(r)]() mutable {
+      if (self->phase_ == Phase::kClosed) return;
+      log::ScopedTrace scope(trace_id_view(self->req_.trace));
+      self->respond(std::move(r));
     });
   }
 
-  void upgrade(const WebSocketFactory& factory) {
+  // On the I/O thread, with the handler the factory made.
+  void upgrade(std::unique_ptr<WebSocketHandler> handler) {
     if (stopping()) {
       keep_alive_ = false;
       respond(Response::error(ErrorCode::kUnavailable, "server is shutting down"));
       return;
     }
-    Result<std::unique_ptr<WebSocketHandler>> handler = Error::internal("internal error");
-    try {
-      handler = factory(req_);
-    } catch (const std::exception& e) {
-      spdlog::error("net: WebSocket factory for {} threw: {}", req_.path, e.what());
-    } catch (...) {
-      spdlog::error("net: WebSocket factory for {} threw a non-exception", req_.path);
-    }
-    if (!handler || !handler.value()) {
-      respond(handler ? Response::error(ErrorCode::kInternal, "no WebSocket handler")
-                      : Response::error(handler.error()));
-      return;
-    }
     if (state_.options.access_log) access_log(101);
     phase_ = Phase::kClosed;
     timer_.cancel();
-    start_websocket_session(std::move(socket_), state_, std::move(handler).value(), req_);
+    start_websocket_session(std::move(socket_), state_, std::move(handler), req_,
+                            std::move(connection_), std::move(ws_slot_));
   }
 
   // --- writing -------------------------------------------------------------
   void respond(Response&& r) {
+    ws_slot_.reset();  // an upgrade that ends in an HTTP response gives its slot back
     resp_ = std::move(r);
     if (stopping()) keep_alive_ = false;
     build_head();
-    if (state_.options.access_log) access_log(resp_.status);
+    if (state_.options.access_log && !quiet_) access_log(resp_.status);
     phase_ = Phase::kWriting;
     deadline_ = Clock::now() + state_.options.idle_timeout;
 
@@ -453,7 +420,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void access_log(int status) {
     auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - request_start_);
     std::string_view path = req_.path.empty() ? std::string_view(req_.target) : req_.path;
-    spdlog::info("{} {} {} {}us", method_name(req_.method), path, status, us.count());
+    spdlog::info("{} {} {} {}us", method_name(req_.method), log::Escaped{path}, status, us.count());
   }
 
   void on_write(beast::error_code ec) {
@@ -501,14 +468,21 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   void on_drain() {
     draining_ = true;
     if (phase_ != Phase::kIdle) return;  // the current request finishes, then we close
+    if (bytes_waiting()) return;         // a request is arriving: serve it
     beast::error_code ec;
-    if (socket_.available(ec) > 0 && !ec) return;  // a request is arriving: serve it
-    close_now();
+    // Cancel the pending read rather than closing: a read that has already
+    // taken bytes from the kernel (its handler queued, not run yet) still
+    // delivers them and that request is served; otherwise on_read sees the
+    // cancellation and closes.
+    socket_.cancel(ec);
+    if (ec) close_now();
   }
 
   tcp::socket socket_;
   asio::steady_timer timer_;
   ServerState& state_;
+  Slot connection_;  // counts against max_connections; empty: refused
+  Slot ws_slot_;     // taken for an upgrade under way
   std::uint64_t id_ = 0;
   Phase phase_ = Phase::kIdle;
   Clock::duration tick_;
@@ -518,6 +492,7 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
   Request req_;
+  Router::Match match_;  // of req_, while it is handled
   Response resp_;
   std::string head_;
   bool keep_alive_ = true;
@@ -525,12 +500,13 @@ class HttpSession final : public Connection, public std::enable_shared_from_this
   bool head_request_ = false;
   bool continue_sent_ = false;
   bool draining_ = false;
+  bool quiet_ = false;  // no access log line (refused connections)
 };
 
 }  // namespace
 
-void start_http_session(tcp::socket socket, ServerState& state) {
-  auto session = std::make_shared<HttpSession>(std::move(socket), state);
+void start_http_session(tcp::socket socket, ServerState& state, Slot connection) {
+  auto session = std::make_shared<HttpSession>(std::move(socket), state, std::move(connection));
   auto ex = session->socket_executor();
   asio::post(ex, [session = std::move(session)] { session->start(); });
 }

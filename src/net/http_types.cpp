@@ -1,4 +1,14 @@
 // Request/Response helpers and the Beast-free parts of request preparation.
+// Targets, percent-escapes, query strings and cookies are parsed with Boost.URL.
+#include <boost/url/decode_view.hpp>
+#include <boost/url/grammar/delim_rule.hpp>
+#include <boost/url/grammar/parse.hpp>
+#include <boost/url/grammar/range_rule.hpp>
+#include <boost/url/grammar/tuple_rule.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/parse_query.hpp>
+#include <boost/url/pct_string_view.hpp>
+
 #include <algorithm>
 #include <array>
 
@@ -8,34 +18,42 @@
 
 namespace office::net {
 
+namespace urls = boost::urls;
+namespace grammar = boost::urls::grammar;
+
 namespace {
 
 constexpr std::array<std::string_view, 8> kMethodNames = {"GET",   "HEAD",   "POST",    "PUT",
                                                           "PATCH", "DELETE", "OPTIONS", "OTHER"};
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+
+// One cookie-pair of a Cookie header (RFC 6265 section 4.2.1), read leniently
+// as browsers send them: whitespace around it, a value up to the next ';'
+// (surrounding quotes removed), and a pair without '=' as a nameless cookie.
+struct CookiePairRule {
+  using value_type = std::pair<std::string_view, std::string_view>;
+  urls::result<value_type> parse(const char*& it, const char* end) const noexcept {
+    const char* start = it;
+    while (it != end && *it != ';') ++it;
+    std::string_view pair = trim(std::string_view(start, static_cast<std::size_t>(it - start)));
+    auto eq = pair.find('=');
+    if (eq == std::string_view::npos) return value_type{{}, pair};
+    std::string_view value = trim(pair.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    return value_type{trim(pair.substr(0, eq)), value};
+  }
+};
+
+// cookie-string = cookie-pair *( ";" SP cookie-pair )
+constexpr auto kCookieString = grammar::range_rule(
+    CookiePairRule{},
+    grammar::tuple_rule(grammar::squelch(grammar::delim_rule(';')), CookiePairRule{}));
 
 }  // namespace
 
@@ -82,17 +100,15 @@ std::string_view Request::param(std::string_view name) const {
 }
 
 std::optional<std::string> Request::query_param(std::string_view name) const {
-  std::string_view q = query;
-  while (!q.empty()) {
-    auto amp = q.find('&');
-    std::string_view pair = q.substr(0, amp);
-    q = amp == std::string_view::npos ? std::string_view() : q.substr(amp + 1);
-    auto eq = pair.find('=');
-    std::string key;
-    if (!detail::percent_decode(pair.substr(0, eq), key, true) || key != name) continue;
+  // prepare_request has checked the query (RFC 3986, valid escapes).
+  auto params = urls::parse_query(query);
+  if (!params) return std::nullopt;
+  urls::encoding_opts form;  // application/x-www-form-urlencoded: '+' is a space
+  form.space_as_plus = true;
+  for (auto param : *params) {
+    if (param.key.decoded_size() != name.size() || (*param.key) != name) continue;
     std::string value;
-    if (eq != std::string_view::npos && !detail::percent_decode(pair.substr(eq + 1), value, true))
-      continue;
+    if (param.has_value) param.value.decode(form, urls::string_token::assign_to(value));
     return value;
   }
   return std::nullopt;
@@ -101,18 +117,10 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
 std::optional<std::string> Request::cookie(std::string_view name) const {
   for (const auto& [hname, hvalue] : headers) {
     if (hname != "cookie") continue;
-    std::string_view rest = hvalue;
-    while (!rest.empty()) {
-      auto semi = rest.find(';');
-      std::string_view pair = trim(rest.substr(0, semi));
-      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-      auto eq = pair.find('=');
-      if (eq == std::string_view::npos || trim(pair.substr(0, eq)) != name) continue;
-      std::string_view value = trim(pair.substr(eq + 1));
-      if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-        value = value.substr(1, value.size() - 2);
-      return std::string(value);
-    }
+    auto pairs = grammar::parse(hvalue, kCookieString);
+    if (!pairs) continue;
+    for (auto [key, value] : *pairs)
+      if (key == name) return std::string(value);
   }
   return std::nullopt;
 }
@@ -146,60 +154,38 @@ Response Response::no_content() {
 namespace detail {
 
 bool percent_decode(std::string_view in, std::string& out, bool plus_is_space) {
-  out.clear();
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '%') {
-      if (i + 2 >= in.size()) return false;
-      int hi = hex_value(in[i + 1]), lo = hex_value(in[i + 2]);
-      if (hi < 0 || lo < 0) return false;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
+  auto pct = urls::make_pct_string_view(in);
+  if (!pct) return false;
+  urls::encoding_opts opts;
+  opts.space_as_plus = plus_is_space;
+  pct->decode(opts, urls::string_token::assign_to(out));
   return true;
 }
 
-bool header_has_token(std::string_view value, std::string_view token) {
-  while (!value.empty()) {
-    auto comma = value.find(',');
-    if (iequals(trim(value.substr(0, comma)), token)) return true;
-    if (comma == std::string_view::npos) break;
-    value.remove_prefix(comma + 1);
-  }
-  return false;
-}
-
 Status prepare_request(Request& req) {
-  std::string_view target = req.target;
-  // Absolute-form ("http://host/path?q") is allowed by RFC 9112 for requests to proxies;
-  // servers must accept it. Keep only the path and query.
-  if (!target.empty() && target.front() != '/') {
-    auto scheme = target.find("://");
-    if (target == "*" || scheme == std::string_view::npos)
-      return Error::invalid("unsupported request target");
-    auto slash = target.find('/', scheme + 3);
-    target = slash == std::string_view::npos ? std::string_view("/") : target.substr(slash);
-  }
-  auto qmark = target.find('?');
-  std::string_view raw_path = target.substr(0, qmark);
-  if (qmark != std::string_view::npos) {
-    req.query.assign(target.substr(qmark + 1));
+  // origin-form ("/p?q") or, as RFC 9112 asks servers to accept, absolute-form
+  // ("http://host/p?q"); anything that is not RFC 3986 (a bad percent-escape
+  // anywhere, raw spaces or braces) is refused rather than guessed at.
+  const bool origin_form = !req.target.empty() && req.target.front() == '/';
+  auto url =
+      origin_form ? urls::parse_origin_form(req.target) : urls::parse_absolute_uri(req.target);
+  if (!url) return Error::invalid("malformed request target");
+  urls::pct_string_view raw_path = url->encoded_path();
+  if (url->has_query()) {
+    urls::pct_string_view q = url->encoded_query();
+    req.query.assign(q.data(), q.size());
   } else {
     req.query.clear();
   }
-  if (raw_path.find('%') == std::string_view::npos) {
-    req.path.assign(raw_path);
-  } else if (!percent_decode(raw_path, req.path, false)) {
-    return Error::invalid("malformed percent-encoding in path");
+  if (raw_path.decoded_size() == raw_path.size()) {  // no escapes: the common case
+    req.path.assign(raw_path.data(), raw_path.size());
+  } else {
+    raw_path.decode({}, urls::string_token::assign_to(req.path));
   }
-  if (req.path.empty())
+  if (req.path.empty() || req.path.front() != '/') {
+    if (!req.path.empty()) return Error::invalid("malformed request target");
     req.path.assign(1, '/');  // not = "/": GCC 12 -Wrestrict false positive (PR 105329)
+  }
   if (req.path.find('\0') != std::string::npos) return Error::invalid("NUL in path");
 
   std::optional<TraceContext> incoming;

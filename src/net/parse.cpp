@@ -1,5 +1,7 @@
 // The request parser (Beast's basic_parser writing into net::Request).
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/rfc7230.hpp>
 
 #include "net/detail/request_parser.hpp"
 
@@ -19,6 +21,7 @@ void reset_request(Request& req) {
   req.websocket_upgrade = false;
   req.path_params.clear();
   req.principal.reset();
+  req.deadline = Deadline::never();
 }
 
 RequestParser::RequestParser(Request& req, const ParseLimits& limits) : req_(req) {
@@ -50,7 +53,26 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
   ec = http::error::bad_method;
 }
 
-void RequestParser::on_field_impl(http::field, string_view name, string_view value, error_code&) {
+void RequestParser::on_field_impl(http::field field, string_view name, string_view value,
+                                  error_code&) {
+  if (field == http::field::content_length) {
+    has_content_length_ = true;
+  } else if (field == http::field::transfer_encoding) {
+    // Over all Transfer-Encoding lines: exactly one coding, and it is chunked.
+    // The list must be well-formed: Beast's own reading skips what it cannot
+    // parse ("chunked\xfe%%" would count as chunked), a proxy's may not.
+    http::opt_token_list list(value);
+    std::size_t codings = 0;
+    bool chunked = false;
+    if (http::validate_list(list)) {
+      for (string_view coding : list) {
+        ++codings;
+        chunked = boost::beast::iequals(coding, "chunked");
+      }
+    }
+    chunked_alone_ = !has_transfer_encoding_ && codings == 1 && chunked;
+    has_transfer_encoding_ = true;
+  }
   auto& [n, v] = req_.headers.emplace_back();
   n.resize(name.size());
   for (std::size_t i = 0; i < name.size(); ++i) {
@@ -61,7 +83,18 @@ void RequestParser::on_field_impl(http::field, string_view name, string_view val
   if (n == "expect" && header_has_token(v, "100-continue")) expect_continue_ = true;
 }
 
-void RequestParser::on_header_impl(error_code&) {}
+// RFC 9112 section 6.3: when the final transfer coding is not chunked the body
+// length cannot be determined, so the request must be refused (400) and the
+// connection closed, or its body would be read as the next request. We also
+// refuse every other coding (we decode none), Transfer-Encoding together with
+// Content-Length (section 6.1: "ought to be handled as an error") and
+// Transfer-Encoding on HTTP/1.0 (section 6.1: the framing is then faulty).
+// Beast on its own treats "Transfer-Encoding: xchunked" as no body at all.
+void RequestParser::on_header_impl(error_code& ec) {
+  if (!has_transfer_encoding_) return;
+  if (!chunked_alone_ || has_content_length_ || version_ == 10)
+    ec = http::error::bad_transfer_encoding;
+}
 
 void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
                                       error_code&) {
@@ -82,6 +115,12 @@ std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, string_view body, e
 }
 
 void RequestParser::on_finish_impl(error_code&) {}
+
+bool header_has_token(std::string_view value, std::string_view token) {
+  for (boost::beast::string_view item : http::token_list(value))
+    if (boost::beast::iequals(item, token)) return true;
+  return false;
+}
 
 Response parse_failure_response(ParseFailure failure) {
   switch (failure) {

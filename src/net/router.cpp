@@ -6,9 +6,11 @@
 #include <map>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
 
 #include <spdlog/spdlog.h>
 
+#include "core/log.hpp"
 #include "net/detail/parse.hpp"
 #include "net/detail/static_files.hpp"
 
@@ -82,11 +84,32 @@ std::string allow_header(const Endpoint& e) {
   return allow;
 }
 
+// Runs application code: an escaped exception becomes an error line and
+// R(Error::internal) (for R = Response: a 500). Nothing is built unless it threw.
+template <class R, class F>
+R guarded(const char* what, const Request& req, F&& f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    spdlog::error("net: {} for {} {} threw: {}", what, method_name(req.method),
+                  log::Escaped{req.path}, log::Escaped{e.what()});
+  } catch (...) {
+    spdlog::error("net: {} for {} {} threw a non-exception", what, method_name(req.method),
+                  log::Escaped{req.path});
+  }
+  if constexpr (std::is_same_v<R, Response> || std::is_same_v<R, std::optional<Response>>) {
+    return Response::error(ErrorCode::kInternal, "internal error");
+  } else {
+    return R(Error::internal("internal error"));
+  }
+}
+
 }  // namespace
 
 struct Router::Impl {
   Node root;
   Authenticator authenticator;
+  CachedAuthenticator cached_authenticator;
   std::vector<RouteInfo> infos;
 
   Endpoint& endpoint_for(const std::string& pattern, std::vector<std::string>& names) {
@@ -122,7 +145,7 @@ struct Router::Impl {
       throw std::invalid_argument("duplicate route: " + std::string(method_name(method)) + " " +
                                   pattern);
     route->handler = std::move(handler);
-    route->options = options;
+    route->options = std::move(options);
     route->pattern = pattern;
     route->is_static = is_static;
     e.by_method[slot] = std::move(route);
@@ -176,7 +199,7 @@ Router::Router() : impl_(std::make_unique<Impl>()) {}
 Router::~Router() = default;
 
 void Router::add(Method method, std::string pattern, Handler handler, RouteOptions options) {
-  impl_->add_route(method, std::move(pattern), std::move(handler), options, false);
+  impl_->add_route(method, std::move(pattern), std::move(handler), std::move(options), false);
 }
 
 void Router::add_websocket(std::string pattern, WebSocketFactory factory, RouteOptions options) {
@@ -184,7 +207,7 @@ void Router::add_websocket(std::string pattern, WebSocketFactory factory, RouteO
   Endpoint& e = impl_->endpoint_for(pattern, route->param_names);
   if (e.websocket) throw std::invalid_argument("duplicate WebSocket route: " + pattern);
   route->factory = std::move(factory);
-  route->options = options;
+  route->options = std::move(options);
   route->pattern = pattern;
   e.websocket = std::move(route);
   impl_->infos.push_back({Method::kGet, std::move(pattern), true, false});
@@ -192,7 +215,7 @@ void Router::add_websocket(std::string pattern, WebSocketFactory factory, RouteO
 
 void Router::add_static(const EmbeddedFileTable& files,
                         const std::vector<std::pair<std::string, std::string>>& index_aliases) {
-  RouteOptions options{.auth = false, .offload = false};
+  const RouteOptions options{.auth = false, .run_inline = true};
   for (const EmbeddedFile& f : files) {
     if (f.path.empty()) continue;
     impl_->add_route(Method::kGet, std::string(f.path), detail::make_static_handler(f), options,
@@ -207,8 +230,9 @@ void Router::add_static(const EmbeddedFileTable& files,
   }
 }
 
-void Router::set_authenticator(Authenticator authenticator) {
+void Router::set_authenticator(Authenticator authenticator, CachedAuthenticator cached) {
   impl_->authenticator = std::move(authenticator);
+  impl_->cached_authenticator = std::move(cached);
 }
 
 std::vector<Router::RouteInfo> Router::routes() const { return impl_->infos; }
@@ -260,12 +284,12 @@ Router::Match Router::match(Request& req) const {
       return m;
     }
     m.websocket = &e.websocket->factory;
-    m.options = e.websocket->options;
+    m.options = &e.websocket->options;
     names = &e.websocket->param_names;
   } else {
     if (!route && req.method == Method::kHead) route = e.by_method[0].get();
     m.handler = &route->handler;
-    m.options = route->options;
+    m.options = &route->options;
     names = &route->param_names;
   }
   req.path_params.reserve(s.found_params);
@@ -274,19 +298,66 @@ Router::Match Router::match(Request& req) const {
   return m;
 }
 
-std::optional<Response> Router::authenticate(Request& req, const RouteOptions& options) const {
-  if (!options.auth) return std::nullopt;
-  if (!impl_->authenticator) {
+// The blocking authentication: fills req.principal, or the error (401, or 500
+// if the authenticator threw).
+static Status authenticate_blocking(const Authenticator& authenticator, Request& req,
+                                    const RouteOptions& options) {
+  if (!options.auth || req.principal) return {};
+  if (!authenticator) {
     static std::once_flag warned;
     std::call_once(warned, [] {
       spdlog::warn("net: a route requires auth but no authenticator is set; answering 401");
     });
-    return Response::error(ErrorCode::kUnauthenticated, "authentication is not configured");
+    return Error::unauthenticated("authentication is not configured");
   }
-  auto principal = impl_->authenticator(req);
-  if (!principal) return Response::error(principal.error());
+  auto principal =
+      guarded<Result<Principal>>("authenticator", req, [&] { return authenticator(req); });
+  if (!principal) return std::move(principal).error();
   req.principal = std::move(principal).value();
+  return {};
+}
+
+std::optional<Response> Router::authenticate(Request& req, const RouteOptions& options) const {
+  if (auto st = authenticate_blocking(impl_->authenticator, req, options); !st)
+    return Response::error(st.error());
   return std::nullopt;
+}
+
+std::optional<Response> Router::serve_nonblocking(Request& req, const Match& m) const {
+  const RouteOptions& options = *m.options;
+  if (options.auth && !req.principal) {
+    if (!impl_->authenticator)  // 401 without blocking
+      return authenticate(req, options);
+    if (!impl_->cached_authenticator) return std::nullopt;
+    auto cached = guarded<std::optional<Result<Principal>>>(
+        "cached authenticator", req, [&] { return impl_->cached_authenticator(req); });
+    if (!cached) return std::nullopt;  // unknown here: the executor authenticates
+    if (!*cached) return Response::error(cached->error());
+    req.principal = std::move(*cached).value();
+  }
+  if (m.websocket) return std::nullopt;  // factories may block
+  if (options.fast_path) {
+    auto fast =
+        guarded<std::optional<Response>>("fast path", req, [&] { return options.fast_path(req); });
+    if (fast) return fast;
+  }
+  if (options.run_inline) return serve(req, m);
+  return std::nullopt;
+}
+
+Response Router::serve(Request& req, const Match& m) const {
+  if (auto denied = authenticate(req, *m.options)) return std::move(*denied);
+  return guarded<Response>("handler", req, [&] { return (*m.handler)(req); });
+}
+
+Result<std::unique_ptr<WebSocketHandler>> Router::open_websocket(Request& req,
+                                                                 const Match& m) const {
+  if (auto st = authenticate_blocking(impl_->authenticator, req, *m.options); !st)
+    return std::move(st).error();
+  auto handler = guarded<Result<std::unique_ptr<WebSocketHandler>>>(
+      "WebSocket factory", req, [&] { return (*m.websocket)(req); });
+  if (handler && !handler.value()) return Error::internal("no WebSocket handler");
+  return handler;
 }
 
 }  // namespace office::net

@@ -96,7 +96,7 @@ TEST(Router, Authentication) {
   r.add(Method::kGet, "/closed", reply("closed"));
   auto q = make(Method::kGet, "/closed");
   auto m = r.match(q);
-  auto no_auth = r.authenticate(q, m.options);
+  auto no_auth = r.authenticate(q, *m.options);
   ASSERT_TRUE(no_auth);
   EXPECT_EQ(no_auth->status, 401);
 
@@ -112,17 +112,78 @@ TEST(Router, Authentication) {
     return Error::unauthenticated("bad token");
   });
   auto open = make(Method::kGet, "/open");
-  EXPECT_FALSE(r.authenticate(open, r.match(open).options));
+  EXPECT_FALSE(r.authenticate(open, *r.match(open).options));
   EXPECT_EQ(calls, 0);
-  auto bad = r.authenticate(q, m.options);
+  auto bad = r.authenticate(q, *m.options);
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 401);
   EXPECT_NE(bad->body.find("bad token"), std::string::npos);
   q.headers.emplace_back("authorization", "Bearer good");
-  EXPECT_FALSE(r.authenticate(q, m.options));
+  EXPECT_FALSE(r.authenticate(q, *m.options));
   ASSERT_TRUE(q.principal);
   EXPECT_EQ(q.caller().user_id, "u");
   EXPECT_EQ(calls, 2);
+}
+
+// Part one (I/O thread) and part two (executor) of serving, without a server.
+TEST(Router, ServeNonblockingThenServe) {
+  Router r;
+  int blocking = 0, handled = 0;
+  r.add(Method::kGet, "/me",
+        [&](Request&) {
+          ++handled;
+          return Response::json(200, "slow");
+        },
+        {.fast_path = [](Request& q) -> std::optional<Response> {
+          if (q.header("x-hit")) return Response::json(200, "fast");
+          return std::nullopt;
+        }});
+  r.add(Method::kGet, "/inline", [](Request&) { return Response::json(200, "inline"); },
+        {.auth = false, .run_inline = true});
+  r.add(Method::kGet, "/throws",
+        [](Request&) -> Response { throw std::runtime_error("handler bug"); },
+        {.auth = false, .fast_path = [](Request&) -> std::optional<Response> {
+           throw std::runtime_error("fast path bug");
+         }});
+  r.set_authenticator(
+      [&](const Request&) -> Result<Principal> {
+        ++blocking;
+        return Principal{};
+      },
+      [](const Request& q) -> std::optional<Result<Principal>> {
+        if (q.header("x-cached")) return Principal{};
+        return std::nullopt;
+      });
+
+  auto cached_hit = make(Method::kGet, "/me");
+  cached_hit.headers = {{"x-cached", "1"}, {"x-hit", "1"}};
+  auto m = r.match(cached_hit);
+  auto fast = r.serve_nonblocking(cached_hit, m);
+  ASSERT_TRUE(fast);
+  EXPECT_EQ(fast->body, "fast");
+  EXPECT_EQ(blocking, 0);
+
+  auto miss = make(Method::kGet, "/me");
+  miss.headers = {{"x-hit", "1"}};
+  m = r.match(miss);
+  EXPECT_FALSE(r.serve_nonblocking(miss, m));  // unknown on the I/O thread
+  EXPECT_FALSE(miss.principal);
+  EXPECT_EQ(r.serve(miss, m).body, "slow");
+  EXPECT_EQ(blocking, 1);
+  EXPECT_EQ(handled, 1);
+
+  auto in = make(Method::kGet, "/inline");
+  m = r.match(in);
+  auto inl = r.serve_nonblocking(in, m);
+  ASSERT_TRUE(inl);
+  EXPECT_EQ(inl->body, "inline");
+
+  auto bug = make(Method::kGet, "/throws");
+  m = r.match(bug);
+  auto fast_bug = r.serve_nonblocking(bug, m);
+  ASSERT_TRUE(fast_bug);
+  EXPECT_EQ(fast_bug->status, 500);
+  EXPECT_EQ(r.serve(bug, m).status, 500);
 }
 
 TEST(Router, StaticFilesAndRouteList) {
@@ -140,7 +201,7 @@ TEST(Router, StaticFilesAndRouteList) {
   auto q = make(Method::kGet, "/app");
   auto m = r.match(q);
   ASSERT_TRUE(m.handler);
-  EXPECT_FALSE(m.options.auth);
+  EXPECT_FALSE(m.options->auth);
   auto resp = (*m.handler)(q);
   EXPECT_EQ(resp.status, 200);
   EXPECT_EQ(resp.static_body, "<html>");

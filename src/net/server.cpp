@@ -1,4 +1,5 @@
-// HttpServer: io_context-per-thread pool, acceptor, signals, graceful shutdown.
+// HttpServer: io_context-per-thread pool, acceptor, signals, worker pool,
+// readiness probe, graceful shutdown.
 #include "net/server.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -6,7 +7,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/thread_pool.hpp>
+
+#include <sys/resource.h>
 
 #include <atomic>
 #include <optional>
@@ -14,9 +16,44 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/log.hpp"
 #include "net/detail/server_state.hpp"
 
 namespace office::net {
+
+namespace detail {
+
+Response retry_later(std::string message) {
+  Response r = Response::error(ErrorCode::kUnavailable, std::move(message));
+  r.headers.emplace_back("retry-after", "1");
+  return r;
+}
+
+void ReadinessProbe::tick() {
+  std::lock_guard lock(mu_);
+  if (closed_ || busy_.exchange(true)) return;
+  if (!pool_.try_post([self = shared_from_this()] { self->run(); })) busy_ = false;
+}
+
+void ReadinessProbe::run() {
+  bool ok = false;
+  try {
+    ok = check_();
+  } catch (const std::exception& e) {
+    spdlog::error("net: readiness check threw: {}", log::Escaped{e.what()});
+  } catch (...) {
+    spdlog::error("net: readiness check threw a non-exception");
+  }
+  ready_.store(ok, std::memory_order_release);
+  busy_.store(false);
+}
+
+void ReadinessProbe::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+}  // namespace detail
 
 namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
@@ -29,21 +66,26 @@ unsigned resolve_threads(unsigned requested) {
 }
 }  // namespace
 
-// Member order matters for destruction: the worker pool is joined first, then the
-// acceptor/timers go, then the io_contexts (destroying any connection still
-// queued in them), and only then the state those connections reference.
+// Member order matters for destruction: the worker pool is shut down first
+// (explicitly, in ~HttpServer), then the acceptor/timers go, then the io_contexts
+// (destroying any connection still queued in them), and only then the state
+// those connections reference.
 struct HttpServer::Impl {
   Impl(const ServerOptions& o, const Router& router) : state(o, router) {
     unsigned n = resolve_threads(o.io_threads);
     contexts.reserve(n);
     for (unsigned i = 0; i < n; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
-    workers = std::make_unique<asio::thread_pool>(std::max(1u, o.worker_threads));
+    workers = std::make_unique<ThreadPool>(ThreadPoolOptions{
+        .name = "worker", .threads = std::max(1u, o.worker_threads), .max_queue = o.worker_queue});
     state.workers = workers.get();
   }
 
   detail::ServerState state;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
-  std::unique_ptr<asio::thread_pool> workers;
+  std::unique_ptr<ThreadPool> workers;
+  std::unique_ptr<ThreadScheduler> own_scheduler;  // only if needed and none was given
+  Scheduler* scheduler = nullptr;
+  Scheduler::TimerId readiness_timer = 0;
   std::optional<tcp::acceptor> acceptor;
   std::optional<asio::signal_set> signals;
   std::optional<asio::steady_timer> grace_timer;
@@ -76,9 +118,26 @@ struct HttpServer::Impl {
     if (a.listen(asio::socket_base::max_listen_connections, ec); ec) return fail("listen", ec);
     auto port = a.local_endpoint(ec).port();
     acceptor.emplace(std::move(a));
-    spdlog::info("net: listening on {}:{} ({} I/O threads, {} workers)", o.host, port,
-                 contexts.size(), std::max(1u, o.worker_threads));
+    limit_connections_to_fds();
+    spdlog::info("net: listening on {}:{} ({} I/O threads, {} workers, worker queue {})", o.host,
+                 port, contexts.size(), std::max(1u, o.worker_threads), o.worker_queue);
     return port;
+  }
+
+  // Each connection is a file descriptor: a cap above the process's limit would
+  // never be reached (accept fails with EMFILE instead of the client getting a
+  // 503). Keep a reserve for the database, logs and the refusals themselves.
+  void limit_connections_to_fds() {
+    constexpr rlim_t kReserve = 64;
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
+    std::size_t usable = rl.rlim_cur > kReserve ? rl.rlim_cur - kReserve : 1;
+    if (usable < state.max_connections) {
+      spdlog::warn(
+          "net: max_connections {} is above the file descriptor limit {} (ulimit -n); using {}",
+          state.max_connections, rl.rlim_cur, usable);
+      state.max_connections = usable;
+    }
   }
 
   static Error fail(const std::string& what, const boost::system::error_code& ec) {
@@ -100,7 +159,14 @@ struct HttpServer::Impl {
       }
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      detail::start_http_session(std::move(socket), state);
+      auto slot = detail::Slot::try_acquire(state.connections, state.max_connections);
+      if (!slot) {
+        // Answered 503 and closed by the session; logged now and then, counted always.
+        if (state.connections_refused.fetch_add(1) % 1000 == 0)
+          spdlog::warn("net: {} connections open, at the cap: refusing new ones (503)",
+                       state.max_connections);
+      }
+      detail::start_http_session(std::move(socket), state, std::move(slot));
       do_accept();
     });
   }
@@ -134,6 +200,24 @@ struct HttpServer::Impl {
     for (auto& ctx : contexts) ctx->stop();
   }
 
+  void start_readiness_probe() {
+    if (!state.readiness || readiness_timer != 0) return;
+    scheduler = state.options.scheduler;
+    if (!scheduler) {
+      own_scheduler = std::make_unique<ThreadScheduler>();
+      scheduler = own_scheduler.get();
+    }
+    state.readiness->tick();  // the first answer as soon as possible
+    auto period = std::max(state.options.readiness_period, std::chrono::milliseconds(1));
+    readiness_timer = scheduler->every(period, [probe = state.readiness] { probe->tick(); });
+  }
+
+  void stop_readiness_probe() {
+    if (readiness_timer != 0) scheduler->cancel(readiness_timer);
+    readiness_timer = 0;
+    if (state.readiness) state.readiness->close();
+  }
+
   void run(bool handle_signals) {
     if (!acceptor) {
       if (auto r = listen(); !r) {
@@ -144,15 +228,21 @@ struct HttpServer::Impl {
     if (handle_signals && !signals) install_signal_handlers();
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards;
     for (auto& ctx : contexts) guards.push_back(asio::make_work_guard(*ctx));
+    start_readiness_probe();
     do_accept();
     std::vector<std::thread> threads;
     for (std::size_t i = 1; i < contexts.size(); ++i)
       threads.emplace_back([this, i] { run_context(*contexts[i]); });
     run_context(main());
     for (auto& t : threads) t.join();
-    // Offloaded handlers still running post their responses to stopped contexts,
-    // where they are discarded with the connection.
-    workers->join();
+    stop_readiness_probe();
+    // Jobs still queued or running on any executor hold connections, whose
+    // sockets must not outlive the io_contexts: they now skip their work, and
+    // their responses go to stopped contexts and are discarded there.
+    state.stopped = true;
+    if (auto n = state.inflight.count(); n > 0)
+      spdlog::info("net: waiting for {} handlers still queued or running", n);
+    state.inflight.wait_idle();
     spdlog::info("net: stopped");
   }
 
@@ -188,14 +278,37 @@ HttpServer::HttpServer(const ServerOptions& options, const Router& router)
 HttpServer::~HttpServer() {
   // Connections queued in the contexts are destroyed with them; the pool first,
   // so no worker posts into a destroyed context.
-  impl_->workers->stop();
-  impl_->workers->join();
+  impl_->stop_readiness_probe();
+  impl_->state.stopped = true;
+  impl_->workers->shutdown();
+  impl_->state.inflight.wait_idle();  // jobs on other executors (run() was never called)
 }
 
 Result<std::uint16_t> HttpServer::listen() { return impl_->listen(); }
 
 void HttpServer::set_readiness_check(std::function<bool()> check) {
-  impl_->state.readiness = std::move(check);
+  if (!check) {
+    impl_->state.readiness.reset();
+    return;
+  }
+  impl_->state.readiness =
+      std::make_shared<detail::ReadinessProbe>(std::move(check), *impl_->workers);
+}
+
+ServerStats HttpServer::stats() const {
+  auto pool = impl_->workers->stats();
+  ServerStats s;
+  s.worker_queued = pool.queued;
+  s.worker_running = pool.running;
+  s.worker_rejected = pool.rejected;
+  const auto& st = impl_->state;
+  s.connections = st.connections.load();
+  s.max_connections = st.max_connections;
+  s.connections_refused = st.connections_refused.load();
+  s.websockets = st.websockets.load();
+  s.ws_queued_bytes = st.ws_queued.used();
+  s.ws_read_buffer_bytes = st.ws_read_buffer_bytes.load();
+  return s;
 }
 
 void HttpServer::handle_signals() { impl_->install_signal_handlers(); }

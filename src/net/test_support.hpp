@@ -9,9 +9,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <pthread.h>
+
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <future>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -19,6 +26,90 @@
 #include "net/server.hpp"
 
 namespace office::net::testing {
+
+/// Holds the threads that wait() until the test calls open() (a blocked
+/// handler, a busy worker). Thread-safe.
+class Gate {
+ public:
+  void wait() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return open_; });
+  }
+  void open() {
+    {
+      std::lock_guard lock(mu_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+};
+
+/// A counter other threads bump and the test waits on (no sleeping).
+class Counter {
+ public:
+  void add(int n = 1) {
+    {
+      std::lock_guard lock(mu_);
+      value_ += n;
+    }
+    cv_.notify_all();
+  }
+  int value() {
+    std::lock_guard lock(mu_);
+    return value_;
+  }
+  /// True once the value is at least n (false after timeout: a hung server).
+  bool wait_at_least(int n, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, timeout, [&] { return value_ >= n; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int value_ = 0;
+};
+
+/// Waits for a condition that another thread makes true without telling us
+/// (e.g. a server's queue length): re-checks it, yielding, until true or
+/// timeout. For states with no event to wait on; never a fixed sleep.
+inline bool eventually(const std::function<bool()>& condition,
+                       std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  auto until = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+/// The calling thread's name ("worker-0" on the server's worker pool).
+inline std::string thread_name() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
+
+/// A steady clock that moves only when told (ServerOptions::now).
+class FakeSteadyClock {
+ public:
+  std::chrono::steady_clock::time_point now() const {
+    return start_ + std::chrono::milliseconds(offset_ms_.load());
+  }
+  void advance(std::chrono::milliseconds d) { offset_ms_ += d.count(); }
+  std::function<std::chrono::steady_clock::time_point()> fn() const {
+    return [this] { return now(); };
+  }
+
+ private:
+  const std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::atomic<std::int64_t> offset_ms_{0};
+};
 
 /// A server on 127.0.0.1, port 0, run() in its own thread. stop_and_join() (or the
 /// destructor) stops it and waits for run() to return.
@@ -30,13 +121,14 @@ class TestServer {
     server_ = std::make_unique<HttpServer>(options, *router_);
     auto port = server_->listen();
     if (port) port_ = *port;
+    returned_ = returned_promise_.get_future();
   }
   ~TestServer() { stop_and_join(); }
 
   void start() {
     thread_ = std::thread([this] {
       server_->run(false);
-      returned_ = true;
+      returned_promise_.set_value();
     });
   }
   void stop_and_join() {
@@ -46,11 +138,10 @@ class TestServer {
   }
   /// Waits up to timeout for run() to return (after stop()).
   bool join_for(std::chrono::milliseconds timeout) {
-    auto until = std::chrono::steady_clock::now() + timeout;
-    while (!returned_ && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    if (returned_ && thread_.joinable()) thread_.join();
-    return returned_;
+    if (!thread_.joinable()) return true;
+    if (returned_.wait_for(timeout) != std::future_status::ready) return false;
+    thread_.join();
+    return true;
   }
   HttpServer& server() { return *server_; }
   std::uint16_t port() const { return port_; }
@@ -60,7 +151,8 @@ class TestServer {
   std::unique_ptr<HttpServer> server_;
   std::uint16_t port_ = 0;
   std::thread thread_;
-  std::atomic<bool> returned_{false};
+  std::promise<void> returned_promise_;
+  std::future<void> returned_;
 };
 
 struct RawResponse {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -7,6 +8,34 @@
 
 namespace office::net {
 
+namespace detail {
+struct SharedMessageAccess;
+}  // namespace detail
+
+/// An immutable text message serialised once and sent to many sessions (a
+/// broadcast): every session's queue holds a reference to the same bytes, with
+/// no copy per subscriber. Cheap to copy (a reference count); thread-safe. The
+/// server's memory budget (ServerOptions::ws_max_total_queued_bytes) counts its
+/// bytes once while any session of that server still has it queued.
+class SharedMessage {
+ public:
+  SharedMessage() = default;
+  explicit SharedMessage(std::string text) : body_(std::make_shared<Body>(std::move(text))) {}
+  std::string_view text() const {
+    return body_ ? std::string_view(body_->text) : std::string_view();
+  }
+  std::size_t size() const { return body_ ? body_->text.size() : 0; }
+
+ private:
+  friend struct detail::SharedMessageAccess;
+  struct Body {
+    explicit Body(std::string t) : text(std::move(t)) {}
+    const std::string text;
+    std::atomic<const void*> owner{nullptr};  ///< the server whose budget counts it
+    std::atomic<std::uint32_t> holders{0};    ///< queue entries of that server holding it
+  };
+  std::shared_ptr<Body> body_;
+};
 /// Standard close codes (RFC 6455 section 7.4.1).
 enum class CloseCode : std::uint16_t {
   kNormal = 1000,
@@ -22,16 +51,23 @@ enum class CloseCode : std::uint16_t {
 /// The server's side of one WebSocket connection, given to the handler.
 /// Thread-safe: send/close may be called from any thread; delivery happens on
 /// the connection's strand in call order. Lifetime: shared by the I/O loop and
-/// whoever else holds it (e.g. a document's subscriber list); once closed,
-/// send() returns false and does nothing.
+/// whoever else holds it (e.g. a document's subscriber list); it refers to the
+/// connection weakly, so holding it keeps no socket alive. Once closed, or
+/// once the connection is gone, sends return false and do nothing.
 class WebSocketSession {
  public:
   virtual ~WebSocketSession() = default;
-  /// Queues a text message. The queue is bounded (ServerOptions::ws_max_queued_bytes):
-  /// when a slow reader would push it over, the session is closed with 1013 and
-  /// false is returned. Never blocks.
+  /// Queues a text message. Never blocks. The queue is bounded per connection
+  /// (ServerOptions::ws_max_queued_messages and ws_max_queued_bytes) and all
+  /// queues together by ws_max_total_queued_bytes: when this message would
+  /// pass a bound, the session is closed with 1013 (what is queued is dropped)
+  /// and false is returned. Nothing is dropped silently.
   virtual bool send_text(std::string message) = 0;
-  /// Starts a close handshake with this code; idempotent.
+  /// send_text for a message shared with other sessions (no copy). The same
+  /// bounds apply; a shared message counts once towards the server-wide one.
+  virtual bool send_shared(SharedMessage message) = 0;
+  /// Sends what was queued before this call, then a close frame with this code
+  /// (sends after it return false); idempotent.
   virtual void close(CloseCode code, std::string reason = {}) = 0;
   virtual bool is_open() const = 0;
   /// Unique per server run, for logs.

@@ -20,9 +20,101 @@ namespace beast = boost::beast;
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
+/// The server's view of a SharedMessage's body (its budget bookkeeping).
+struct SharedMessageAccess {
+  using Body = SharedMessage::Body;
+  static std::shared_ptr<Body> body(SharedMessage&& m) { return std::move(m.body_); }
+};
+
 namespace {
 
+// After a message, a read buffer larger than this is given back, so one large
+// message does not pin its size for the life of an idle connection.
+constexpr std::size_t kKeepReadBuffer = 4096;
+
 class WsSession;
+
+// One queued outbound message: the session's own bytes, or a shared message.
+// Knows how it was counted against the server-wide budget, and gives that back.
+class Outbound {
+ public:
+  Outbound() = default;
+  explicit Outbound(std::string text) : owned_(std::move(text)) {}
+  explicit Outbound(std::shared_ptr<SharedMessageAccess::Body> body) : shared_(std::move(body)) {}
+  Outbound(Outbound&& o) noexcept
+      : owned_(std::move(o.owned_)),
+        shared_(std::move(o.shared_)),
+        budget_(std::exchange(o.budget_, nullptr)),
+        counted_once_(o.counted_once_) {}
+  Outbound& operator=(Outbound&& o) noexcept {
+    if (this != &o) {
+      release();
+      owned_ = std::move(o.owned_);
+      shared_ = std::move(o.shared_);
+      budget_ = std::exchange(o.budget_, nullptr);
+      counted_once_ = o.counted_once_;
+    }
+    return *this;
+  }
+  Outbound(const Outbound&) = delete;
+  Outbound& operator=(const Outbound&) = delete;
+  ~Outbound() { release(); }
+
+  std::string_view view() const { return shared_ ? std::string_view(shared_->text) : owned_; }
+  std::size_t size() const { return shared_ ? shared_->text.size() : owned_.size(); }
+
+  // Counts the bytes in the server-wide budget. A shared message is counted by
+  // the first queue entry of this server that holds it, and given back by the
+  // last one; a shared message first queued by another server is counted like
+  // a private one. False, with nothing counted, when the budget is exhausted.
+  bool acquire(ByteBudget& budget) {
+    const std::size_t n = size();
+    if (shared_) {
+      const void* expected = nullptr;
+      const void* owner = shared_->owner.load(std::memory_order_acquire);
+      if (owner == nullptr && shared_->owner.compare_exchange_strong(expected, &budget))
+        owner = &budget;
+      else if (owner == nullptr)
+        owner = expected;
+      if (owner == &budget) {
+        if (shared_->holders.fetch_add(1, std::memory_order_acq_rel) == 0 && !budget.try_add(n)) {
+          // Not counted. If another entry joined meanwhile it relies on these
+          // bytes being counted: count them anyway and let it keep them.
+          if (shared_->holders.fetch_sub(1, std::memory_order_acq_rel) == 1) return false;
+          budget.force_add(n);
+          return false;
+        }
+        budget_ = &budget;
+        counted_once_ = true;
+        return true;
+      }
+    }
+    if (!budget.try_add(n)) return false;
+    budget_ = &budget;
+    counted_once_ = false;
+    return true;
+  }
+
+  // Gives the bytes back to the budget and frees the message (written or dropped).
+  void release() {
+    if (budget_) {
+      if (!counted_once_) {
+        budget_->remove(size());
+      } else if (shared_->holders.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        budget_->remove(size());
+      }
+      budget_ = nullptr;
+    }
+    shared_.reset();
+    std::string().swap(owned_);
+  }
+
+ private:
+  std::string owned_;
+  std::shared_ptr<SharedMessageAccess::Body> shared_;
+  ByteBudget* budget_ = nullptr;  // set while counted
+  bool counted_once_ = false;     // shared: counted once per server
+};
 
 // What the application holds. A weak reference, so an application that keeps it
 // after the server is gone holds no socket (sockets must not outlive their io_context).
@@ -30,6 +122,7 @@ class WsHandle final : public WebSocketSession {
  public:
   WsHandle(std::weak_ptr<WsSession> s, std::uint64_t id) : session_(std::move(s)), id_(id) {}
   bool send_text(std::string message) override;
+  bool send_shared(SharedMessage message) override;
   void close(CloseCode code, std::string reason) override;
   bool is_open() const override;
   std::uint64_t id() const override { return id_; }
@@ -41,12 +134,16 @@ class WsHandle final : public WebSocketSession {
 
 class WsSession final : public Connection, public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(tcp::socket socket, ServerState& state, std::unique_ptr<WebSocketHandler> handler)
+  WsSession(tcp::socket socket, ServerState& state, std::unique_ptr<WebSocketHandler> handler,
+            Slot connection, Slot websocket)
       : ws_(std::move(socket)),
         state_(state),
         handler_(std::move(handler)),
-        id_(state.next_ws_id.fetch_add(1)) {}
+        id_(state.next_ws_id.fetch_add(1)),
+        connection_(std::move(connection)),
+        websocket_(std::move(websocket)) {}
   ~WsSession() override {
+    note_read_buffer(0);
     if (registry_id_ != 0) state_.registry.remove(registry_id_);
   }
 
@@ -65,6 +162,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     t.keep_alive_pings = true;
     ws_.set_option(t);
     ws_.read_message_max(o.ws_max_message_bytes);
+    ws_.auto_fragment(false);  // one frame per message: one write, no copy
     ws_.set_option(websocket::stream_base::decorator(
         [tp = req.trace.to_header()](websocket::response_type& res) {
           res.set("traceparent", tp);
@@ -77,18 +175,27 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   bool is_open() const { return open_.load(std::memory_order_acquire); }
 
-  bool send_text(std::string message) {
+  bool send(Outbound message) {
     if (!is_open()) return false;
     std::unique_lock lock(mu_);
     if (close_requested_) return false;
-    if (queued_bytes_ + message.size() > state_.options.ws_max_queued_bytes) {
+    const auto& o = state_.options;
+    const char* full = nullptr;
+    if (queued_count_ >= o.ws_max_queued_messages) {
+      full = "messages";
+    } else if (queued_bytes_ + message.size() > o.ws_max_queued_bytes) {
+      full = "bytes";
+    } else if (!message.acquire(state_.ws_queued)) {
+      full = "server-wide bytes";
+    }
+    if (full) {
       lock.unlock();
-      spdlog::warn("net: WebSocket {} send queue full ({} bytes); closing with 1013", id_,
-                   state_.options.ws_max_queued_bytes);
-      close(CloseCode::kTryAgainLater, "send queue full");
+      spdlog::warn("net: WebSocket {} send queue full ({}); closing with 1013", id_, full);
+      close(CloseCode::kTryAgainLater, "send queue full", /*flush=*/false);
       return false;
     }
     queued_bytes_ += message.size();
+    ++queued_count_;
     pending_.push_back(std::move(message));
     if (write_scheduled_) return true;  // the write loop will pick it up
     write_scheduled_ = true;
@@ -97,7 +204,10 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     return true;
   }
 
-  void close(CloseCode code, std::string reason) {
+  // flush: what is queued is sent before the close frame (the application's
+  // close, a server drain); otherwise it is dropped (a queue overflow, a
+  // protocol error), and the close frame follows the message being written.
+  void close(CloseCode code, std::string reason, bool flush = true) {
     {
       std::lock_guard lock(mu_);
       if (close_requested_) return;
@@ -105,8 +215,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     open_.store(false, std::memory_order_release);
     asio::post(ws_.get_executor(),
-               [self = shared_from_this(), code, reason = std::move(reason)]() mutable {
-                 self->do_close(code, std::move(reason));
+               [self = shared_from_this(), code, reason = std::move(reason), flush]() mutable {
+                 self->do_close(code, std::move(reason), flush);
                });
   }
 
@@ -128,7 +238,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     log::ScopedTrace scope(trace_id_);
     guarded("on_open",
             [&] { handler_->on_open(std::make_shared<WsHandle>(weak_from_this(), id_)); });
-    if (close_started_) send_close();  // do_close ran during the handshake
+    if (close_started_) maybe_send_close();  // do_close ran during the handshake
     do_read();
   }
 
@@ -137,11 +247,11 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     try {
       f();
     } catch (const std::exception& e) {
-      spdlog::error("net: WebSocket handler {} threw: {}", what, e.what());
-      do_close(CloseCode::kInternalError, "internal error");
+      spdlog::error("net: WebSocket handler {} threw: {}", what, log::Escaped{e.what()});
+      do_close(CloseCode::kInternalError, "internal error", false);
     } catch (...) {
       spdlog::error("net: WebSocket handler {} threw a non-exception", what);
-      do_close(CloseCode::kInternalError, "internal error");
+      do_close(CloseCode::kInternalError, "internal error", false);
     }
   }
 
@@ -157,48 +267,63 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       return;
     }
     if (!ws_.got_text()) {
-      rbuf_.consume(rbuf_.size());
-      do_close(CloseCode::kUnsupportedData, "binary messages are not supported");
+      do_close(CloseCode::kUnsupportedData, "binary messages are not supported", false);
     } else if (!close_started_) {
       auto data = rbuf_.cdata();
       std::string_view text(static_cast<const char*>(data.data()), data.size());
       log::ScopedTrace scope(trace_id_);
       guarded("on_message", [&] { handler_->on_message(text); });
-      rbuf_.consume(rbuf_.size());
-    } else {
-      rbuf_.consume(rbuf_.size());
     }
+    rbuf_.consume(rbuf_.size());
+    if (rbuf_.capacity() > kKeepReadBuffer) rbuf_.shrink_to_fit();  // empty: frees it
+    note_read_buffer(rbuf_.capacity());
     do_read();  // after a close we keep reading until the peer's close frame arrives
+  }
+
+  // Keeps the server's total of read buffer capacity (ServerStats) up to date.
+  void note_read_buffer(std::size_t capacity) {
+    if (capacity == noted_read_buffer_) return;
+    state_.ws_read_buffer_bytes.fetch_add(capacity - noted_read_buffer_);  // wraps when smaller
+    noted_read_buffer_ = capacity;
   }
 
   // Runs on the strand. Sends one message per async_write; a batch is everything
   // queued when the previous batch finished (vectors swapped, capacity reused).
   void write_next() {
-    if (close_started_ || finished_) {
+    if (finished_ || (close_started_ && !flush_)) {
       drop_queue();
       return;
     }
     if (write_index_ == writing_.size()) {
       writing_.clear();
       write_index_ = 0;
-      std::lock_guard lock(mu_);
-      if (pending_.empty()) {
-        write_scheduled_ = false;
+      {
+        std::lock_guard lock(mu_);
+        if (!pending_.empty()) {
+          writing_.swap(pending_);
+        } else {
+          write_scheduled_ = false;
+        }
+      }
+      if (writing_.empty()) {
+        if (close_started_) maybe_send_close();  // the queue is flushed: now the close frame
         return;
       }
-      writing_.swap(pending_);
     }
     ws_.text(true);
     ws_.async_write(
-        asio::buffer(writing_[write_index_]),
+        asio::buffer(writing_[write_index_].view().data(), writing_[write_index_].size()),
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_write(ec); });
   }
 
   void on_write(beast::error_code ec) {
+    Outbound done = std::move(writing_[write_index_]);
     {
       std::lock_guard lock(mu_);
-      queued_bytes_ -= writing_[write_index_].size();
+      queued_bytes_ -= done.size();
+      --queued_count_;
     }
+    done.release();  // the budget and the bytes, now
     ++write_index_;
     if (ec) {
       drop_queue();
@@ -207,16 +332,22 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     write_next();
   }
 
+  // Drops everything queued; no write is in flight when this runs.
   void drop_queue() {
     writing_.clear();
     write_index_ = 0;
-    std::lock_guard lock(mu_);
-    pending_.clear();
-    queued_bytes_ = 0;
-    write_scheduled_ = false;
+    std::vector<Outbound> dropped;
+    {
+      std::lock_guard lock(mu_);
+      dropped.swap(pending_);
+      queued_bytes_ = 0;
+      queued_count_ = 0;
+      write_scheduled_ = false;
+    }
+    // `dropped` releases its budget here, outside the lock.
   }
 
-  void do_close(CloseCode code, std::string reason) {
+  void do_close(CloseCode code, std::string reason, bool flush) {
     if (close_started_ || finished_) return;
     {
       std::lock_guard lock(mu_);
@@ -224,17 +355,40 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     }
     open_.store(false, std::memory_order_release);
     close_started_ = true;
+    flush_ = flush;
     close_code_ = static_cast<std::uint16_t>(code);
     close_reason_ = std::move(reason);
-    if (opened_) send_close();  // else on_accept sends it once the handshake is done
+    if (!opened_) return;  // on_accept sends it once the handshake is done
+    maybe_send_close();
   }
 
-  void send_close() {
+  // The close frame goes when nothing queued before close() is left to send:
+  // at once without flush (Beast sends it after the frame being written),
+  // else when the write loop has emptied the queue.
+  void maybe_send_close() {
     if (close_sent_) return;
+    if (flush_) {
+      std::lock_guard lock(mu_);
+      if (write_scheduled_) return;  // write_next sends it when the queue is empty
+    } else {
+      drop_queue_pending_only();
+    }
     close_sent_ = true;
     ws_.async_close(
         websocket::close_reason(static_cast<websocket::close_code>(close_code_), close_reason_),
         [self = shared_from_this()](beast::error_code) {});
+  }
+
+  // Without flush: what has not started to be written is dropped now (the
+  // message being written finishes; write_next then drops the rest).
+  void drop_queue_pending_only() {
+    std::vector<Outbound> dropped;
+    std::lock_guard lock(mu_);
+    for (auto& m : pending_) {
+      queued_bytes_ -= m.size();
+      --queued_count_;
+    }
+    dropped.swap(pending_);
   }
 
   void finish(beast::error_code ec) {
@@ -258,7 +412,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     try {
       if (handler_) handler_->on_close(code);
     } catch (const std::exception& e) {
-      spdlog::error("net: WebSocket handler on_close threw: {}", e.what());
+      spdlog::error("net: WebSocket handler on_close threw: {}", log::Escaped{e.what()});
     } catch (...) {
       spdlog::error("net: WebSocket handler on_close threw a non-exception");
     }
@@ -274,31 +428,42 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   ServerState& state_;
   std::unique_ptr<WebSocketHandler> handler_;  // strand only
   const std::uint64_t id_;
+  Slot connection_;  // counts against max_connections
+  Slot websocket_;   // counts against ws_max_connections
   std::uint64_t registry_id_ = 0;
   std::string trace_id_;
   beast::http::request<beast::http::empty_body> upgrade_;
   beast::flat_buffer rbuf_;
+  std::size_t noted_read_buffer_ = 0;
   std::atomic<bool> open_{false};
 
   // strand only
   bool opened_ = false;
   bool close_started_ = false;
   bool close_sent_ = false;
+  bool flush_ = true;
   bool finished_ = false;
   std::uint16_t close_code_ = 0;
   std::string close_reason_;
-  std::vector<std::string> writing_;
+  std::vector<Outbound> writing_;
   std::size_t write_index_ = 0;
 
   std::mutex mu_;
-  std::vector<std::string> pending_;  // guarded by mu_
-  std::size_t queued_bytes_ = 0;      // guarded by mu_: pending_ + unsent part of writing_
-  bool write_scheduled_ = false;      // guarded by mu_: a write_next is posted or running
-  bool close_requested_ = false;      // guarded by mu_
+  std::vector<Outbound> pending_;  // guarded by mu_
+  std::size_t queued_bytes_ = 0;   // guarded by mu_: pending_ + unsent part of writing_
+  std::size_t queued_count_ = 0;   // guarded by mu_: the same, in messages
+  bool write_scheduled_ = false;   // guarded by mu_: a write_next is posted or running
+  bool close_requested_ = false;   // guarded by mu_
 };
 
 bool WsHandle::send_text(std::string message) {
-  if (auto s = session_.lock()) return s->send_text(std::move(message));
+  if (auto s = session_.lock()) return s->send(Outbound(std::move(message)));
+  return false;
+}
+bool WsHandle::send_shared(SharedMessage message) {
+  auto body = SharedMessageAccess::body(std::move(message));
+  if (!body) return false;
+  if (auto s = session_.lock()) return s->send(Outbound(std::move(body)));
   return false;
 }
 void WsHandle::close(CloseCode code, std::string reason) {
@@ -312,8 +477,10 @@ bool WsHandle::is_open() const {
 }  // namespace
 
 void start_websocket_session(tcp::socket socket, ServerState& state,
-                             std::unique_ptr<WebSocketHandler> handler, const Request& upgrade) {
-  auto session = std::make_shared<WsSession>(std::move(socket), state, std::move(handler));
+                             std::unique_ptr<WebSocketHandler> handler, const Request& upgrade,
+                             Slot connection, Slot websocket) {
+  auto session = std::make_shared<WsSession>(std::move(socket), state, std::move(handler),
+                                             std::move(connection), std::move(websocket));
   session->start(upgrade);
 }
 

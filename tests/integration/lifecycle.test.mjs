@@ -110,6 +110,9 @@ test("WebSocket: the access_token cookie is accepted only from a public origin",
     const h = await openWs(wsBase, { headers: { authorization: `Bearer ${t.accessToken}`, origin: "https://evil.example" } });
     assert.equal((await h.next()).type, "hello");
     h.close();
+    // The token is in the authentication cache now, which the I/O thread
+    // answers from: the Origin rule holds on that path too.
+    await assert.rejects(openWs(wsBase, { headers: { cookie, origin: "https://evil.example" } }), (e) => e.status === 403);
   } finally {
     assert.equal((await srv.stop()).code, 0, srv.output());
   }

@@ -44,6 +44,11 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   Request& req_;
   bool expect_continue_ = false;
   int version_ = 11;
+  // Framing (RFC 9112 section 6): the only transfer coding accepted is a lone
+  // "chunked", never with Content-Length and never on HTTP/1.0.
+  bool has_content_length_ = false;
+  bool has_transfer_encoding_ = false;
+  bool chunked_alone_ = false;  ///< every Transfer-Encoding line together is exactly "chunked"
 };
 
 /// Resets every per-request field of req, keeping capacity and remote_address.
