@@ -3,11 +3,16 @@
 #include <spdlog/spdlog.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <iostream>
 
+#include "core/executor.hpp"
 #include "core/hex.hpp"
+#include "core/scheduler.hpp"
 #include "core/json_body.hpp"
 #include "core/random.hpp"
 #include "identity/http_routes.hpp"
@@ -28,12 +33,18 @@ namespace office::app {
 
 namespace fs = std::filesystem;
 
+// Member order is destruction order reversed: the server stops using the
+// router, pools and services before they go; timers stop before the services
+// they call.
 struct App::Impl {
   Config config;
   std::unique_ptr<storage::Database> db;
   std::unique_ptr<identity::IdentityServiceImpl> identity;
+  std::unique_ptr<ThreadPool> hash_pool;  // password hashing, apart from the worker pool
+  std::unique_ptr<ThreadPool> maintenance;  // purges: one thread, a queue of a few jobs
   net::Router router;
   std::unique_ptr<net::HttpServer> server;
+  std::unique_ptr<ThreadScheduler> scheduler;  // session expiry, purges
   std::uint16_t port = 0;
 };
 
@@ -98,6 +109,35 @@ Status write_port_file(const std::string& path, std::uint16_t port) {
   return {};
 }
 
+// Every second, connections whose access token expired are closed (the
+// sweep only looks at memory); every auth.purge_interval_s, expired sessions
+// and refresh tokens are deleted on the maintenance thread (a purge still
+// running is not queued again).
+std::unique_ptr<ThreadScheduler> start_timers(identity::IdentityServiceImpl* identity,
+                                              ThreadPool* maintenance, const Config& config) {
+  auto scheduler = std::make_unique<ThreadScheduler>();
+  scheduler->every(std::chrono::seconds(1), [identity] { identity->sweep_sessions(); });
+  if (config.auth.purge_interval_s > 0) {
+    auto busy = std::make_shared<std::atomic<bool>>(false);
+    scheduler->every(std::chrono::seconds(config.auth.purge_interval_s),
+                       [identity, maintenance, busy] {
+                         if (busy->exchange(true)) return;
+                         bool queued = maintenance->try_post([identity, busy] {
+                           auto n = identity->purge_expired();
+                           if (!n) {
+                             spdlog::warn("identity: purge failed: {}", n.error().message);
+                           } else if (n->sessions + n->refresh_tokens > 0) {
+                             spdlog::info("identity: purged {} sessions, {} refresh tokens",
+                                          n->sessions, n->refresh_tokens);
+                           }
+                           busy->store(false);
+                         });
+                         if (!queued) busy->store(false);
+                       });
+  }
+  return scheduler;
+}
+
 }  // namespace
 
 void register_static_assets(net::Router& router) {
@@ -144,6 +184,12 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
     std::fflush(stderr);
   }
 
+  unsigned hash_threads = config.auth.hash_threads;
+  if (hash_threads == 0) hash_threads = std::max(1u, std::thread::hardware_concurrency() / 2);
+  s.hash_pool = std::make_unique<ThreadPool>(ThreadPoolOptions{
+      "hash", hash_threads, static_cast<std::size_t>(config.auth.hash_queue)});
+  s.maintenance = std::make_unique<ThreadPool>(ThreadPoolOptions{"maintenance", 1, 4});
+
   auto listen = parse_listen_address(config.server.listen);
   if (!listen) return listen.error();
   net::ServerOptions opts;
@@ -177,7 +223,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   // name it) and before run() starts serving: the router is complete by then.
   auto origins = public_origins(config, s.port);
   if (!origins) return origins.error();
-  identity::register_routes(s.router, *s.identity, identity::WebOptions{*origins});
+  identity::register_routes(s.router, *s.identity,
+                            identity::WebOptions{*origins, s.hash_pool.get()});
+  s.scheduler = start_timers(s.identity.get(), s.maintenance.get(), config);
   register_static_assets(s.router);
   if (!config.server.port_file.empty())
     if (auto st = write_port_file(config.server.port_file, s.port); !st) return st.error();

@@ -193,6 +193,16 @@ const std::vector<KeyDef>& key_defs() {
       make_uint("auth.login_limit_max_entries",
                 "failed-login counters kept in memory (least recently used dropped)",
                 OFFICE_FIELD(auth.login_limit_max_entries)),
+      make_uint("auth.hash_threads",
+                "threads that hash passwords (login, new users), apart from the worker pool; "
+                "0: half the cores, at least one",
+                OFFICE_FIELD(auth.hash_threads)),
+      make_uint("auth.hash_queue",
+                "password-hashing requests waiting for a thread; beyond: 503 + Retry-After",
+                OFFICE_FIELD(auth.hash_queue)),
+      make_uint("auth.purge_interval_s",
+                "how often expired sessions and refresh tokens are deleted; 0: never",
+                OFFICE_FIELD(auth.purge_interval_s)),
       make_string("admin.email", "e-mail of the first admin, created on an empty database",
                   OFFICE_FIELD(admin.email)),
       make_string("admin.password",
@@ -404,6 +414,7 @@ Status validate_config(const Config& c) {
       c.auth.login_address_max_backoff_s == 0 || c.auth.login_failure_window_s == 0)
     return Error::invalid(
         "auth.login_*_max_backoff_s and auth.login_failure_window_s must be positive");
+  if (c.auth.hash_queue == 0) return Error::invalid("auth.hash_queue must be positive");
   if (c.auth.login_limit_max_entries < 1000)
     return Error::invalid("auth.login_limit_max_entries must be at least 1000");
   if (c.server.worker_threads == 0 || c.server.worker_queue == 0)

@@ -72,6 +72,11 @@ struct Config {
     std::uint64_t login_address_max_backoff_s = 900;
     std::uint64_t login_failure_window_s = 3600;
     std::uint64_t login_limit_max_entries = 100'000;
+    /// Threads that hash passwords (login, new users and tenants), apart from
+    /// the worker pool; 0: half the cores, at least one.
+    unsigned hash_threads = 0;
+    std::uint64_t hash_queue = 32;  ///< logins waiting for a hasher; beyond: 503 + Retry-After
+    std::uint64_t purge_interval_s = 3600;  ///< expired sessions are deleted this often; 0: never
   } auth;
   struct Admin {
     std::string email = "admin@example.com";  ///< first admin, created on an empty database

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace office {
@@ -13,6 +14,10 @@ struct Principal {
   std::string session_id;
   std::string role;             ///< "admin" or "member"
   bool platform_admin = false;  ///< may manage tenants across the installation
+  /// When the credentials that established it stop being valid: its access
+  /// token's `exp` or its session's end, whichever is first (Unix seconds;
+  /// 0: not known). A live connection acting for it ends then unless renewed.
+  std::int64_t expires_at_s = 0;
   bool is_admin() const { return role == "admin"; }
 };
 

@@ -1,6 +1,8 @@
 #include "identity/http_routes.hpp"
 
 #include <algorithm>
+#include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 
 #include "core/config.hpp"
@@ -143,13 +145,47 @@ Response page_reply(const Result<Page<T>>& r, const char* key) {
 // profile, answers pings, rejects anything else with an error frame. Nothing
 // the client sent is echoed back except a ping's `id`, and only when it is a
 // short string or an integer (never a structure: see issue 7).
+// The per-connection handler of /api/v1/ws: greets with the caller's
+// profile, answers pings, renews its credentials on {"type":"auth","token"},
+// and is closed with 4401 when its session ends or its token expires.
 class SessionSocket final : public net::WebSocketHandler {
  public:
   static constexpr std::size_t kMaxIdBytes = 128;
 
-  explicit SessionSocket(User user) : user_(std::move(user)) {}
+  // What the session watch's `end` reaches: the socket once it is open, or a
+  // note to close it as soon as it opens (the session may end in between).
+  struct Link {
+    std::mutex mu;
+    std::shared_ptr<net::WebSocketSession> session;  // guarded by mu
+    std::optional<SessionEnd> ended;                  // guarded by mu
+  };
+
+  static void end(const std::shared_ptr<Link>& link, SessionEnd why) {
+    std::shared_ptr<net::WebSocketSession> s;
+    {
+      std::lock_guard lock(link->mu);
+      link->ended = why;
+      s = link->session;
+    }
+    if (s) close_for(*s, why);
+  }
+
+  SessionSocket(IdentityService& service, User user, std::shared_ptr<Link> link,
+                std::unique_ptr<SessionWatch::Lease> lease)
+      : service_(service), user_(std::move(user)), link_(std::move(link)), lease_(std::move(lease)) {}
+
   void on_open(std::shared_ptr<net::WebSocketSession> s) override {
-    session_ = std::move(s);
+    session_ = s;
+    std::optional<SessionEnd> ended;
+    {
+      std::lock_guard lock(link_->mu);
+      link_->session = s;
+      ended = link_->ended;
+    }
+    if (ended) {
+      close_for(*session_, *ended);
+      return;
+    }
     session_->send_text(json{{"type", "hello"}, {"user", to_json(user_)}}.dump());
   }
   void on_message(std::string_view text) override {
@@ -178,16 +214,48 @@ class SessionSocket final : public net::WebSocketHandler {
       session_->send_text(pong.dump());
       return;
     }
+    if (*type == "auth") {
+      // A newer access token of the same session keeps the connection open
+      // past the old one's expiry (a signature check: fine on the I/O thread).
+      auto token = msg->find("token");
+      if (token == msg->end() || !token->is_string() ||
+          token->get_ref<const std::string&>().size() > 8192) {
+        error("INVALID_ARGUMENT", "auth needs a \"token\" string");
+        return;
+      }
+      auto renewed = service_.renew(*lease_, token->get_ref<const std::string&>());
+      if (!renewed) {
+        error(std::string(error_code_name(renewed.error().code)), renewed.error().message);
+        return;
+      }
+      session_->send_text(
+          json{{"type", "auth"}, {"expiresAt", rfc3339_ms(renewed->expires_at_s * 1000)}}.dump());
+      return;
+    }
     error("INVALID_ARGUMENT", "unknown message type");
   }
-  void on_close(std::uint16_t) override { session_.reset(); }
+  void on_close(std::uint16_t) override {
+    {
+      std::lock_guard lock(link_->mu);
+      link_->session.reset();
+    }
+    lease_.reset();  // no longer watched
+    session_.reset();
+  }
 
  private:
-  void error(const char* code, const std::string& message) {
+  static void close_for(net::WebSocketSession& s, SessionEnd why) {
+    s.close(net::CloseCode::kUnauthorized,
+            why == SessionEnd::kExpired ? "access token expired" : "session ended");
+  }
+  void error(const std::string& code, const std::string& message) {
     session_->send_text(
         json{{"type", "error"}, {"error", {{"code", code}, {"message", message}}}}.dump());
   }
+  IdentityService& service_;
   User user_;
+  std::shared_ptr<Link> link_;
+  std::unique_ptr<SessionWatch::Lease> lease_;
   std::shared_ptr<net::WebSocketSession> session_;
 };
 
@@ -234,7 +302,23 @@ void auth_routes(net::Router& r, IdentityService& s, const std::shared_ptr<const
         return tokens_reply(*web,
                             s.login(email, password, tenant.value_or(""), req.remote_address));
       },
-      pub);
+      {.auth = false,
+       .executor = web->password_hashing,
+       // On the I/O thread: a malformed body or a throttled attempt is answered
+       // at once and never waits in the hashing queue.
+       .fast_path = [&s](Request& req) -> std::optional<Response> {
+         auto body = JsonBody::parse(req.body, {"email", "password", "tenant"});
+         if (!body) return error_reply(body.error());
+         auto email = body->string("email");
+         auto password = body->string("password");
+         auto tenant = body->opt_string("tenant");
+         if (!email) return error_reply(email.error());
+         if (!password) return error_reply(password.error());
+         if (!tenant) return error_reply(tenant.error());
+         if (auto refused = s.login_refused_now(*email, tenant->value_or(""), req.remote_address))
+           return error_reply(*refused);
+         return std::nullopt;
+       }});
   r.add(
       Method::kPost, "/api/v1/auth/refresh",
       [&s, web](Request& req) {
@@ -257,7 +341,7 @@ void auth_routes(net::Router& r, IdentityService& s, const std::shared_ptr<const
       pub);
 }
 
-void user_routes(net::Router& r, IdentityService& s) {
+void user_routes(net::Router& r, IdentityService& s, Executor* hashing) {
   net::RouteOptions writes{.auth = true};
   // The hot path: a cached profile is answered on the I/O thread.
   r.add(Method::kGet, "/api/v1/users/me",
@@ -288,7 +372,7 @@ void user_routes(net::Router& r, IdentityService& s) {
         u.plan = plan.value_or("free_tier");
         return reply(s.create_user(req.caller(), u), 201);
       },
-      writes);
+      {.auth = true, .executor = hashing});
   r.add(Method::kGet, "/api/v1/users/{id}",
         [&s](Request& req) { return reply(s.get_user(req.caller(), req.param("id"))); });
   r.add(
@@ -368,7 +452,7 @@ void group_routes(net::Router& r, IdentityService& s) {
       writes);
 }
 
-void tenant_routes(net::Router& r, IdentityService& s) {
+void tenant_routes(net::Router& r, IdentityService& s, Executor* hashing) {
   r.add(Method::kGet, "/api/v1/tenants", [&s](Request& req) {
     auto list = s.list_tenants(req.caller());
     if (!list) return error_reply(list.error());
@@ -394,7 +478,7 @@ void tenant_routes(net::Router& r, IdentityService& s) {
         if (!made) return error_reply(made.error());
         return ok(201, {{"tenant", to_json(made->first)}, {"admin", to_json(made->second)}});
       },
-      net::RouteOptions{.auth = true});
+      net::RouteOptions{.auth = true, .executor = hashing});
 }
 
 #undef OFFICE_TRY_ASSIGN
@@ -469,16 +553,20 @@ void register_routes(net::Router& router, IdentityService& service, WebOptions w
         return Result<Principal>(std::move(*hit));
       });
   auth_routes(router, service, web);
-  user_routes(router, service);
+  user_routes(router, service, web->password_hashing);
   group_routes(router, service);
-  tenant_routes(router, service);
-  router.add_websocket("/api/v1/ws",
-                       [&service](Request& req) -> Result<std::unique_ptr<net::WebSocketHandler>> {
-                         auto me = service.get_profile(req.caller());
-                         if (!me) return me.error();
-                         return std::unique_ptr<net::WebSocketHandler>(
-                             std::make_unique<SessionSocket>(std::move(*me)));
-                       });
+  tenant_routes(router, service, web->password_hashing);
+  router.add_websocket(
+      "/api/v1/ws", [&service](Request& req) -> Result<std::unique_ptr<net::WebSocketHandler>> {
+        auto me = service.get_profile(req.caller());
+        if (!me) return me.error();
+        auto link = std::make_shared<SessionSocket::Link>();
+        auto lease = service.watch(req.caller(), [link](SessionEnd why) {
+          SessionSocket::end(link, why);
+        });
+        return std::unique_ptr<net::WebSocketHandler>(std::make_unique<SessionSocket>(
+            service, std::move(*me), std::move(link), std::move(lease)));
+      });
 }
 
 }  // namespace office::identity

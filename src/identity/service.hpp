@@ -7,6 +7,7 @@
 
 #include "core/principal.hpp"
 #include "core/result.hpp"
+#include "identity/session_watch.hpp"
 #include "identity/types.hpp"
 
 namespace office::identity {
@@ -34,6 +35,16 @@ class IdentityService {
   /// `client_address` is the caller's IP address as the server sees it.
   virtual Result<Tokens> login(std::string_view email, std::string_view password,
                                std::string_view tenant_slug, std::string_view client_address) = 0;
+  /// The login limiter's answer without any other work, from memory (never
+  /// blocks): kResourceExhausted with retry_after_s if login() would refuse
+  /// this attempt now, nullopt if it may go on (then call login(), which
+  /// checks again). Lets a server refuse a throttled attempt on its I/O
+  /// thread instead of queueing it for the password hasher.
+  virtual std::optional<Error> login_refused_now(std::string_view email,
+                                                 std::string_view tenant_slug,
+                                                 std::string_view client_address) const {
+    return std::nullopt;
+  }
   /// login() for in-process callers with no client address (tests, tools).
   Result<Tokens> login(std::string_view email, std::string_view password,
                        std::string_view tenant_slug) {
@@ -55,6 +66,21 @@ class IdentityService {
   virtual std::optional<Principal> cached_principal(std::string_view access_token) const {
     return std::nullopt;
   }
+  /// Keeps a live connection (a WebSocket) of `p` (from authenticate()) true
+  /// to its session: `end` is called once when the session ends (logout, a
+  /// replayed refresh token, the user disabled or their password changed)
+  /// or p.expires_at_s passes without a renew(); see SessionWatch. The
+  /// connection drops the lease when it closes. Never blocks.
+  virtual std::unique_ptr<SessionWatch::Lease> watch(const Principal& p,
+                                                     SessionWatch::EndFn end) = 0;
+  /// Re-authentication over a live connection: `access_token` must be valid
+  /// and of the lease's tenant, user and session; the lease then runs until
+  /// its expiry. CPU only (a signature check; the session's end is known to
+  /// the watch), never blocks on I/O. Errors: kUnauthenticated.
+  virtual Result<Principal> renew(SessionWatch::Lease& lease, std::string_view access_token) = 0;
+  /// Ends the watched connections whose credentials expired; the server runs
+  /// it every second. Returns how many ended. Never blocks.
+  virtual std::size_t sweep_sessions() = 0;
 
   // --- users ---------------------------------------------------------------
   virtual Result<User> get_profile(const Principal& p) const = 0;

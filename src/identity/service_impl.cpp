@@ -107,7 +107,8 @@ IdentityServiceImpl::IdentityServiceImpl(storage::Database& db, const Clock& clo
       hasher_(hasher),
       options_(std::move(options)),
       keys_(options_.keys ? options_.keys : ephemeral_token_keys(clock)),
-      limiter_(clock, options_.login_limits) {
+      limiter_(clock, options_.login_limits),
+      watch_(clock) {
   auto h = hasher_.hash(random_token(16));
   if (h) dummy_hash_ = *h;
 }
@@ -154,17 +155,17 @@ Result<std::optional<std::string>> IdentityServiceImpl::bootstrap(std::string_vi
                           " (admin.email, admin.password): " + user.error().message);
   auto hash = hasher_.hash(password);
   if (!hash) return hash.error();
+  bool lost_race = false;  // assigned on every run (the retry rule of Database::write)
   auto st = db_.write([&](Tx& tx) -> Status {
     auto again = store::count_tenants(tx);  // another process may have won the race
     if (!again) return again.error();
-    if (*again > 0) {
-      generated.reset();
-      return {};
-    }
+    lost_race = *again > 0;
+    if (lost_race) return {};
     if (auto s = store::insert_tenant(tx, tenant); !s) return s;
     return store::insert_user(tx, *user, *hash);
   });
   if (!st) return st.error();
+  if (lost_race) generated.reset();
   return generated;
 }
 
@@ -193,17 +194,35 @@ Result<Tokens> IdentityServiceImpl::open_session(Tx& tx, const User& user) {
   return t;
 }
 
+namespace {
+// The account as typed, so that unknown accounts are limited like real ones.
+std::string limiter_account(std::string_view slug, const std::string& email) {
+  return std::string(slug.empty() ? std::string_view("default") : slug) + "/" + email;
+}
+Error too_many_logins(std::int64_t wait_s) {
+  return Error::exhausted("too many failed logins; retry in " + std::to_string(wait_s) + " s",
+                          wait_s);
+}
+}  // namespace
+
+std::optional<Error> IdentityServiceImpl::login_refused_now(std::string_view email_in,
+                                                           std::string_view tenant_slug,
+                                                           std::string_view client_address) const {
+  auto email = normalize_email(email_in);
+  if (!email) return std::nullopt;  // login() answers that
+  if (auto wait = limiter_.blocked_for(limiter_account(tenant_slug, *email), client_address))
+    return too_many_logins(*wait);
+  return std::nullopt;
+}
+
 Result<Tokens> IdentityServiceImpl::login(std::string_view email_in, std::string_view password,
                                           std::string_view tenant_slug,
                                           std::string_view client_address) {
   auto email = normalize_email(email_in);
   if (!email) return email.error();
   std::string slug = tenant_slug.empty() ? "default" : std::string(tenant_slug);
-  // The account as typed, so that unknown accounts are limited like real ones.
-  const std::string account = slug + "/" + *email;
-  if (auto wait = limiter_.blocked_for(account, client_address))
-    return Error::exhausted("too many failed logins; retry in " + std::to_string(*wait) + " s",
-                            *wait);
+  const std::string account = limiter_account(slug, *email);
+  if (auto wait = limiter_.blocked_for(account, client_address)) return too_many_logins(*wait);
   Result<Tokens> out = login_checked(*email, password, slug);
   if (out)
     limiter_.record_success(account, client_address);
@@ -255,8 +274,11 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
   if (refresh_token.empty() || refresh_token.size() > 256) return invalid;
   std::string hash = sha256_hex(refresh_token);
   bool replayed = false;
+  std::string replayed_tenant;
+  std::string replayed_session;
   auto tokens =
       write_value<std::optional<Tokens>>(db_, [&](Tx& tx) -> Result<std::optional<Tokens>> {
+        replayed = false;  // every run starts afresh (the retry rule of Database::write)
         auto row = find_refresh(tx, refresh_token, hash);
         if (!row) return row.error();
         if (!*row) return std::optional<Tokens>();
@@ -266,6 +288,8 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
           // A rotated token came back: someone holds a copy. End the whole session
           // (commit the revocation, then fail).
           replayed = true;
+          replayed_tenant = r.tenant_id;
+          replayed_session = r.session_id;
           if (auto st = store::revoke_session(tx, r.tenant_id, r.session_id, now_ms); !st)
             return st.error();
           return std::optional<Tokens>();
@@ -299,7 +323,10 @@ Result<Tokens> IdentityServiceImpl::refresh(std::string_view refresh_token) {
       });
   cache_.invalidate_all();  // a replay revoked a session
   if (!tokens) return tokens.error();
-  if (replayed) return Error::unauthenticated("refresh token was already used; session revoked");
+  if (replayed) {
+    watch_.end_session(replayed_tenant, replayed_session);
+    return Error::unauthenticated("refresh token was already used; session revoked");
+  }
   if (!*tokens) return invalid;
   return std::move(**tokens);
 }
@@ -308,17 +335,18 @@ Status IdentityServiceImpl::logout(std::string_view refresh_token) {
   if (refresh_token.empty() || refresh_token.size() > 256)
     return Error::unauthenticated("invalid refresh token");
   std::string hash = sha256_hex(refresh_token);
-  bool known = false;
+  std::optional<store::RefreshRow> ended;  // assigned on every run (the retry rule)
   auto st = db_.write([&](Tx& tx) -> Status {
     auto row = find_refresh(tx, refresh_token, hash);
     if (!row) return row.error();
+    ended = *row;
     if (!*row) return {};
-    known = true;
     return store::revoke_session(tx, (*row)->tenant_id, (*row)->session_id, clock_.now_ms());
   });
   cache_.invalidate_all();
   if (!st) return st;
-  if (!known) return Error::unauthenticated("invalid refresh token");
+  if (!ended) return Error::unauthenticated("invalid refresh token");
+  watch_.end_session(ended->tenant_id, ended->session_id);  // its open connections close now
   return {};
 }
 
@@ -335,17 +363,40 @@ Result<Principal> IdentityServiceImpl::authenticate(std::string_view access_toke
   if ((*auth)->session_expire_ms <= clock_.now_ms())
     return Error::unauthenticated("session expired");
   if ((*auth)->user_disabled) return Error::unauthenticated("user disabled");
+  // Valid until the token or its session expires, whichever is first (the
+  // session's end rounded down to the second); cached as long, so a cached
+  // answer never outlives what a fresh check would accept.
+  const std::int64_t until = std::min(claims->expires_at, (*auth)->session_expire_ms / 1000);
   Principal p{claims->tenant_id, claims->subject, claims->session_id, (*auth)->role,
-              (*auth)->platform_admin};
-  // Cached until the token or its session expires, whichever is first (the
-  // session's end rounded down to the second), so a cached answer never
-  // outlives what a fresh check would accept.
-  cache_.put_principal(access_token, p,
-                       std::min(claims->expires_at, (*auth)->session_expire_ms / 1000), epoch);
+              (*auth)->platform_admin, until};
+  cache_.put_principal(access_token, p, until, epoch);
   return p;
 }
 
 std::string IdentityServiceImpl::jwks() const { return keys_->jwks(); }
+
+std::unique_ptr<SessionWatch::Lease> IdentityServiceImpl::watch(const Principal& p,
+                                                                SessionWatch::EndFn end) {
+  return watch_.add(p, std::move(end));
+}
+
+Result<Principal> IdentityServiceImpl::renew(SessionWatch::Lease& lease,
+                                             std::string_view access_token) {
+  auto claims = keys_->verify(access_token);
+  if (!claims) return claims.error();
+  const Principal& held = lease.principal();
+  // Another session's token, even the same user's, would move the connection
+  // to a session the watch does not follow.
+  if (claims->tenant_id != held.tenant_id || claims->subject != held.user_id ||
+      claims->session_id != held.session_id)
+    return Error::unauthenticated("the token is not of this connection's session");
+  if (!lease.renew(claims->expires_at)) return Error::unauthenticated("session ended");
+  Principal p = held;
+  p.expires_at_s = claims->expires_at;
+  return p;
+}
+
+std::size_t IdentityServiceImpl::sweep_sessions() { return watch_.sweep(); }
 
 Result<PurgeCounts> IdentityServiceImpl::purge_expired(int batch) {
   if (batch < 1) batch = 1;
@@ -487,6 +538,7 @@ Result<User> IdentityServiceImpl::update_user(const Principal& p, std::string_vi
     return u;
   });
   cache_.invalidate_all();
+  if (out && (out->disabled || hash)) watch_.end_user(p.tenant_id, out->id);
   return out;
 }
 

@@ -53,10 +53,15 @@ class IdentityServiceImpl final : public IdentityService {
   using IdentityService::login;
   Result<Tokens> login(std::string_view email, std::string_view password,
                        std::string_view tenant_slug, std::string_view client_address) override;
+  std::optional<Error> login_refused_now(std::string_view email, std::string_view tenant_slug,
+                                         std::string_view client_address) const override;
   Result<Tokens> refresh(std::string_view refresh_token) override;
   Status logout(std::string_view refresh_token) override;
   Result<Principal> authenticate(std::string_view access_token) const override;
   std::optional<Principal> cached_principal(std::string_view access_token) const override;
+  std::unique_ptr<SessionWatch::Lease> watch(const Principal& p, SessionWatch::EndFn end) override;
+  Result<Principal> renew(SessionWatch::Lease& lease, std::string_view access_token) override;
+  std::size_t sweep_sessions() override;
 
   Result<User> get_profile(const Principal& p) const override;
   std::optional<User> cached_profile(const Principal& p) const override;
@@ -97,7 +102,8 @@ class IdentityServiceImpl final : public IdentityService {
   IdentityOptions options_;
   std::shared_ptr<TokenKeys> keys_;
   std::string dummy_hash_;
-  LoginLimiter limiter_;
+  mutable LoginLimiter limiter_;  // login_refused_now() looks (and touches its LRU)
+  SessionWatch watch_;
   mutable AuthCache cache_;  ///< hot-path memo; invalidate_all() after identity writes  ///<
                              ///< verified against when the e-mail is unknown (equal timing)
 };

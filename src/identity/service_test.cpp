@@ -347,6 +347,57 @@ TEST_P(IdentityServiceTest, LogoutEndsSession) {
   EXPECT_FALSE(svc_->logout("unknown").ok());
 }
 
+// Connections (WebSockets) acting for a session end with it: at once on
+// logout, a replayed refresh token, a disabled user or a changed password;
+// at the token's expiry unless renewed with a newer token of the session.
+TEST_P(IdentityServiceTest, WatchedConnectionsEndWithTheirSession) {
+  auto u = svc_->create_user(admin_, {"watch@example.com", "maple-quartz-88"});
+  ASSERT_TRUE(u.ok());
+  auto open = [&](std::vector<SessionEnd>& log) {
+    auto t = svc_->login("watch@example.com", "maple-quartz-88", "");
+    EXPECT_TRUE(t.ok());
+    auto p = svc_->authenticate(t->access_token);
+    EXPECT_TRUE(p.ok());
+    EXPECT_EQ(p->expires_at_s, clock_.now_s() + 60);  // access_ttl_s of the fixture
+    auto lease = svc_->watch(*p, [&log](SessionEnd why) { log.push_back(why); });
+    return std::pair{std::move(*t), std::move(lease)};
+  };
+  std::vector<SessionEnd> by_logout, by_replay, bystander, by_disable;
+  auto [t1, l1] = open(by_logout);
+  auto [t2, l2] = open(by_replay);
+  auto [t3, l3] = open(bystander);
+  ASSERT_TRUE(svc_->logout(t1.refresh_token).ok());
+  EXPECT_EQ(by_logout, std::vector<SessionEnd>{SessionEnd::kEnded});
+  ASSERT_TRUE(svc_->refresh(t2.refresh_token).ok());
+  EXPECT_TRUE(by_replay.empty());  // a refresh keeps the session
+  EXPECT_FALSE(svc_->refresh(t2.refresh_token).ok());  // the replay revokes it
+  EXPECT_EQ(by_replay, std::vector<SessionEnd>{SessionEnd::kEnded});
+  EXPECT_TRUE(bystander.empty());
+
+  // Expiry, and renewal over the connection.
+  clock_.advance(std::chrono::seconds(30));
+  auto fresh = svc_->refresh(t3.refresh_token);  // same session, a newer access token
+  ASSERT_TRUE(fresh.ok());
+  auto renewed = svc_->renew(*l3, fresh->access_token);
+  ASSERT_TRUE(renewed.ok()) << renewed.error().message;
+  EXPECT_EQ(renewed->expires_at_s, clock_.now_s() + 60);
+  auto [t4, l4] = open(by_disable);
+  auto other_session = svc_->renew(*l3, t4.access_token);  // same user, another session
+  EXPECT_EQ(other_session.error().code, ErrorCode::kUnauthenticated);
+  EXPECT_EQ(svc_->renew(*l3, "not-a-token").error().code, ErrorCode::kUnauthenticated);
+  clock_.advance(std::chrono::seconds(31));  // the first token's expiry is past
+  EXPECT_EQ(svc_->sweep_sessions(), 0u);
+  EXPECT_TRUE(bystander.empty());
+  clock_.advance(std::chrono::seconds(29));  // the renewed token's expiry
+  EXPECT_EQ(svc_->sweep_sessions(), 2u);      // l3 and l4 (opened 30 s after l3's first token)
+  EXPECT_EQ(bystander, std::vector<SessionEnd>{SessionEnd::kExpired});
+
+  std::vector<SessionEnd> by_disable2;
+  auto [t5, l5] = open(by_disable2);
+  ASSERT_TRUE(svc_->disable_user(admin_, u->id).ok());
+  EXPECT_EQ(by_disable2, std::vector<SessionEnd>{SessionEnd::kEnded});
+}
+
 TEST_P(IdentityServiceTest, UsersCrudAndRoles) {
   auto u =
       svc_->create_user(admin_, {"Bob@Example.com", "canyon-lamp-5521", "", "member", "premium"});

@@ -46,6 +46,11 @@ enum class CloseCode : std::uint16_t {
   kMessageTooBig = 1009,
   kInternalError = 1011,
   kTryAgainLater = 1013,  ///< e.g. the client reads too slowly (send queue full)
+  /// office-suite's own (RFC 6455 leaves 4000-4999 to applications): the
+  /// session behind the connection ended (logout, the user disabled) or its
+  /// access token expired without being renewed. Sign in or refresh, then
+  /// reconnect.
+  kUnauthorized = 4401,
 };
 
 /// The server's side of one WebSocket connection, given to the handler.
