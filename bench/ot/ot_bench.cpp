@@ -96,8 +96,8 @@ void BM_ComposeInto(benchmark::State& state) {
 BENCHMARK(BM_ComposeInto);
 
 void BM_ReplayAutomergePaper(benchmark::State& state) {
-  auto trace = ot::load_trace(std::string(OFFICE_TEST_DATA_DIR) +
-                              "/editing-traces/automerge-paper.json.gz");
+  auto trace =
+      ot::load_trace(std::string(OFFICE_TEST_DATA_DIR) + "/editing-traces/automerge-paper.json.gz");
   if (!trace) {
     state.SkipWithError(trace.error().message.c_str());
     return;

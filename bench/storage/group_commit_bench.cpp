@@ -20,8 +20,8 @@
 #include <thread>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "storage/database.hpp"
 
@@ -165,7 +165,8 @@ int main(int argc, char** argv) {
   std::sort(all.begin(), all.end());
   auto pct = [&](double p) -> double {
     if (all.empty()) return 0;
-    return all[std::min(all.size() - 1, static_cast<std::size_t>(p * static_cast<double>(all.size())))] /
+    return all[std::min(all.size() - 1,
+                        static_cast<std::size_t>(p * static_cast<double>(all.size())))] /
            1000.0;
   };
   std::uint64_t units = after.units - before.units;
@@ -177,11 +178,13 @@ int main(int argc, char** argv) {
     return {};
   });
   std::printf(
-      "{\"backend\":\"%s\",\"api\":\"%s\",\"writers\":%d,\"max_batch\":%zu,\"seconds\":%.2f,\"units\":%llu,"
+      "{\"backend\":\"%s\",\"api\":\"%s\",\"writers\":%d,\"max_batch\":%zu,\"seconds\":%.2f,"
+      "\"units\":%llu,"
       "\"units_per_s\":%.0f,\"transactions\":%llu,\"units_per_transaction\":%.1f,"
       "\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"failures\":%lld,\"rows\":%lld}\n",
-      backend.c_str(), async ? "write_async" : "write", writers, max_batch, elapsed, static_cast<unsigned long long>(units),
-      static_cast<double>(units) / elapsed, static_cast<unsigned long long>(txns),
+      backend.c_str(), async ? "write_async" : "write", writers, max_batch, elapsed,
+      static_cast<unsigned long long>(units), static_cast<double>(units) / elapsed,
+      static_cast<unsigned long long>(txns),
       txns ? static_cast<double>(units) / static_cast<double>(txns) : 0.0, pct(0.5), pct(0.99),
       static_cast<long long>(failures.load()), static_cast<long long>(rows));
   return rows == static_cast<std::int64_t>(units) && failures == 0 ? 0 : 2;

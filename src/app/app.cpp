@@ -6,15 +6,15 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <iostream>
+#include <thread>
 
 #include "core/executor.hpp"
 #include "core/hex.hpp"
-#include "core/scheduler.hpp"
 #include "core/json_body.hpp"
 #include "core/random.hpp"
+#include "core/scheduler.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
 #include "identity/store.hpp"
@@ -40,7 +40,7 @@ struct App::Impl {
   Config config;
   std::unique_ptr<storage::Database> db;
   std::unique_ptr<identity::IdentityServiceImpl> identity;
-  std::unique_ptr<ThreadPool> hash_pool;  // password hashing, apart from the worker pool
+  std::unique_ptr<ThreadPool> hash_pool;    // password hashing, apart from the worker pool
   std::unique_ptr<ThreadPool> maintenance;  // purges: one thread, a queue of a few jobs
   net::Router router;
   std::unique_ptr<net::HttpServer> server;
@@ -120,20 +120,20 @@ std::unique_ptr<ThreadScheduler> start_timers(identity::IdentityServiceImpl* ide
   if (config.auth.purge_interval_s > 0) {
     auto busy = std::make_shared<std::atomic<bool>>(false);
     scheduler->every(std::chrono::seconds(config.auth.purge_interval_s),
-                       [identity, maintenance, busy] {
-                         if (busy->exchange(true)) return;
-                         bool queued = maintenance->try_post([identity, busy] {
-                           auto n = identity->purge_expired();
-                           if (!n) {
-                             spdlog::warn("identity: purge failed: {}", n.error().message);
-                           } else if (n->sessions + n->refresh_tokens > 0) {
-                             spdlog::info("identity: purged {} sessions, {} refresh tokens",
-                                          n->sessions, n->refresh_tokens);
-                           }
-                           busy->store(false);
-                         });
-                         if (!queued) busy->store(false);
+                     [identity, maintenance, busy] {
+                       if (busy->exchange(true)) return;
+                       bool queued = maintenance->try_post([identity, busy] {
+                         auto n = identity->purge_expired();
+                         if (!n) {
+                           spdlog::warn("identity: purge failed: {}", n.error().message);
+                         } else if (n->sessions + n->refresh_tokens > 0) {
+                           spdlog::info("identity: purged {} sessions, {} refresh tokens",
+                                        n->sessions, n->refresh_tokens);
+                         }
+                         busy->store(false);
                        });
+                       if (!queued) busy->store(false);
+                     });
   }
   return scheduler;
 }
@@ -186,8 +186,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
 
   unsigned hash_threads = config.auth.hash_threads;
   if (hash_threads == 0) hash_threads = std::max(1u, std::thread::hardware_concurrency() / 2);
-  s.hash_pool = std::make_unique<ThreadPool>(ThreadPoolOptions{
-      "hash", hash_threads, static_cast<std::size_t>(config.auth.hash_queue)});
+  s.hash_pool = std::make_unique<ThreadPool>(
+      ThreadPoolOptions{"hash", hash_threads, static_cast<std::size_t>(config.auth.hash_queue)});
   s.maintenance = std::make_unique<ThreadPool>(ThreadPoolOptions{"maintenance", 1, 4});
 
   auto listen = parse_listen_address(config.server.listen);

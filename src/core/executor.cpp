@@ -38,10 +38,10 @@ struct ThreadPool::State {
   ThreadPoolOptions options;
   mutable std::mutex mu;
   std::condition_variable cv;
-  std::deque<Task> queue;  // guarded by mu
-  bool stopping = false;   // guarded by mu: try_post refuses
-  bool stopped = false;    // guarded by mu: threads gone, nothing runs any more
-  std::size_t running = 0; // guarded by mu
+  std::deque<Task> queue;   // guarded by mu
+  bool stopping = false;    // guarded by mu: try_post refuses
+  bool stopped = false;     // guarded by mu: threads gone, nothing runs any more
+  std::size_t running = 0;  // guarded by mu
   std::uint64_t executed = 0;
   std::uint64_t rejected = 0;
   std::vector<std::thread> threads;  // touched only by the constructor and shutdown()

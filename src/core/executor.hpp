@@ -57,9 +57,9 @@ class Executor {
 };
 
 struct ThreadPoolOptions {
-  std::string name = "pool";    ///< for logs and thread names (at most 15 characters)
-  unsigned threads = 2;         ///< at least 1
-  std::size_t max_queue = 1024; ///< tasks waiting (not running); try_post fails beyond
+  std::string name = "pool";     ///< for logs and thread names (at most 15 characters)
+  unsigned threads = 2;          ///< at least 1
+  std::size_t max_queue = 1024;  ///< tasks waiting (not running); try_post fails beyond
 };
 
 /// A fixed set of threads taking tasks from one bounded FIFO queue.
@@ -79,10 +79,10 @@ class ThreadPool final : public Executor {
   bool in_pool_thread() const;
 
   struct Stats {
-    std::size_t queued = 0;     ///< waiting now
-    std::size_t running = 0;    ///< executing now
-    std::uint64_t executed = 0; ///< finished since start
-    std::uint64_t rejected = 0; ///< try_post refused (queue full or shutting down)
+    std::size_t queued = 0;      ///< waiting now
+    std::size_t running = 0;     ///< executing now
+    std::uint64_t executed = 0;  ///< finished since start
+    std::uint64_t rejected = 0;  ///< try_post refused (queue full or shutting down)
   };
   Stats stats() const;
   const ThreadPoolOptions& options() const;

@@ -59,7 +59,7 @@ TEST(ThreadPool, RefusesBeyondItsBoundAndCountsRejections) {
   EXPECT_EQ(pool.stats().rejected, 1u);
   gate.open();
   pool.shutdown();
-  EXPECT_EQ(ran.load(), 4);  // the refused task never ran
+  EXPECT_EQ(ran.load(), 4);            // the refused task never ran
   EXPECT_FALSE(pool.try_post([] {}));  // after shutdown
 }
 

@@ -61,7 +61,10 @@ class TimerQueue {
   }
   // After a popped timer ran: a periodic one goes back unless it was cancelled.
   void done(Key key, Entry e) {
-    if (e.periodic && !running_cancelled_) insert({key.first + e.period, key.second}, std::move(e));
+    if (e.periodic && !running_cancelled_) {
+      const Key next{key.first + e.period, key.second};
+      insert(next, std::move(e));
+    }
     running_ = 0;
   }
   std::size_t size() const { return by_due_.size(); }

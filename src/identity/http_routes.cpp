@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <mutex>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "core/config.hpp"
 #include "core/json_body.hpp"
@@ -157,7 +157,7 @@ class SessionSocket final : public net::WebSocketHandler {
   struct Link {
     std::mutex mu;
     std::shared_ptr<net::WebSocketSession> session;  // guarded by mu
-    std::optional<SessionEnd> ended;                  // guarded by mu
+    std::optional<SessionEnd> ended;                 // guarded by mu
   };
 
   static void end(const std::shared_ptr<Link>& link, SessionEnd why) {
@@ -172,7 +172,10 @@ class SessionSocket final : public net::WebSocketHandler {
 
   SessionSocket(IdentityService& service, User user, std::shared_ptr<Link> link,
                 std::unique_ptr<SessionWatch::Lease> lease)
-      : service_(service), user_(std::move(user)), link_(std::move(link)), lease_(std::move(lease)) {}
+      : service_(service),
+        user_(std::move(user)),
+        link_(std::move(link)),
+        lease_(std::move(lease)) {}
 
   void on_open(std::shared_ptr<net::WebSocketSession> s) override {
     session_ = s;
@@ -292,33 +295,32 @@ void auth_routes(net::Router& r, IdentityService& s, const std::shared_ptr<const
         return resp;
       },
       net::RouteOptions{.auth = false});
-  r.add(
-      Method::kPost, "/api/v1/auth/login",
-      [&s, web](Request& req) {
-        OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"email", "password", "tenant"}));
-        OFFICE_TRY_ASSIGN(email, body.string("email"));
-        OFFICE_TRY_ASSIGN(password, body.string("password"));
-        OFFICE_TRY_ASSIGN(tenant, body.opt_string("tenant"));
-        return tokens_reply(*web,
-                            s.login(email, password, tenant.value_or(""), req.remote_address));
-      },
-      {.auth = false,
-       .executor = web->password_hashing,
-       // On the I/O thread: a malformed body or a throttled attempt is answered
-       // at once and never waits in the hashing queue.
-       .fast_path = [&s](Request& req) -> std::optional<Response> {
-         auto body = JsonBody::parse(req.body, {"email", "password", "tenant"});
-         if (!body) return error_reply(body.error());
-         auto email = body->string("email");
-         auto password = body->string("password");
-         auto tenant = body->opt_string("tenant");
-         if (!email) return error_reply(email.error());
-         if (!password) return error_reply(password.error());
-         if (!tenant) return error_reply(tenant.error());
-         if (auto refused = s.login_refused_now(*email, tenant->value_or(""), req.remote_address))
-           return error_reply(*refused);
-         return std::nullopt;
-       }});
+  r.add(Method::kPost, "/api/v1/auth/login",
+        [&s, web](Request& req) {
+          OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"email", "password", "tenant"}));
+          OFFICE_TRY_ASSIGN(email, body.string("email"));
+          OFFICE_TRY_ASSIGN(password, body.string("password"));
+          OFFICE_TRY_ASSIGN(tenant, body.opt_string("tenant"));
+          return tokens_reply(*web,
+                              s.login(email, password, tenant.value_or(""), req.remote_address));
+        },
+        {.auth = false,
+         .executor = web->password_hashing,
+         // On the I/O thread: a malformed body or a throttled attempt is answered
+         // at once and never waits in the hashing queue.
+         .fast_path = [&s](Request& req) -> std::optional<Response> {
+           auto body = JsonBody::parse(req.body, {"email", "password", "tenant"});
+           if (!body) return error_reply(body.error());
+           auto email = body->string("email");
+           auto password = body->string("password");
+           auto tenant = body->opt_string("tenant");
+           if (!email) return error_reply(email.error());
+           if (!password) return error_reply(password.error());
+           if (!tenant) return error_reply(tenant.error());
+           if (auto refused = s.login_refused_now(*email, tenant->value_or(""), req.remote_address))
+             return error_reply(*refused);
+           return std::nullopt;
+         }});
   r.add(
       Method::kPost, "/api/v1/auth/refresh",
       [&s, web](Request& req) {
@@ -354,25 +356,24 @@ void user_routes(net::Router& r, IdentityService& s, Executor* hashing) {
     OFFICE_TRY_ASSIGN(page, page_of(req));
     return page_reply(s.list_users(req.caller(), page), "users");
   });
-  r.add(
-      Method::kPost, "/api/v1/users",
-      [&s](Request& req) {
-        OFFICE_TRY_ASSIGN(
-            body, JsonBody::parse(req.body, {"email", "password", "displayName", "role", "plan"}));
-        NewUser u;
-        OFFICE_TRY_ASSIGN(email, body.string("email"));
-        OFFICE_TRY_ASSIGN(password, body.string("password"));
-        OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
-        OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
-        OFFICE_TRY_ASSIGN(plan, body.opt_string("plan"));
-        u.email = email;
-        u.password = password;
-        u.display_name = name.value_or("");
-        u.role = role.value_or("member");
-        u.plan = plan.value_or("free_tier");
-        return reply(s.create_user(req.caller(), u), 201);
-      },
-      {.auth = true, .executor = hashing});
+  r.add(Method::kPost, "/api/v1/users",
+        [&s](Request& req) {
+          OFFICE_TRY_ASSIGN(body, JsonBody::parse(req.body, {"email", "password", "displayName",
+                                                             "role", "plan"}));
+          NewUser u;
+          OFFICE_TRY_ASSIGN(email, body.string("email"));
+          OFFICE_TRY_ASSIGN(password, body.string("password"));
+          OFFICE_TRY_ASSIGN(name, body.opt_string("displayName"));
+          OFFICE_TRY_ASSIGN(role, body.opt_string("role"));
+          OFFICE_TRY_ASSIGN(plan, body.opt_string("plan"));
+          u.email = email;
+          u.password = password;
+          u.display_name = name.value_or("");
+          u.role = role.value_or("member");
+          u.plan = plan.value_or("free_tier");
+          return reply(s.create_user(req.caller(), u), 201);
+        },
+        {.auth = true, .executor = hashing});
   r.add(Method::kGet, "/api/v1/users/{id}",
         [&s](Request& req) { return reply(s.get_user(req.caller(), req.param("id"))); });
   r.add(
@@ -561,9 +562,8 @@ void register_routes(net::Router& router, IdentityService& service, WebOptions w
         auto me = service.get_profile(req.caller());
         if (!me) return me.error();
         auto link = std::make_shared<SessionSocket::Link>();
-        auto lease = service.watch(req.caller(), [link](SessionEnd why) {
-          SessionSocket::end(link, why);
-        });
+        auto lease =
+            service.watch(req.caller(), [link](SessionEnd why) { SessionSocket::end(link, why); });
         return std::unique_ptr<net::WebSocketHandler>(std::make_unique<SessionSocket>(
             service, std::move(*me), std::move(link), std::move(lease)));
       });

@@ -206,8 +206,8 @@ Error too_many_logins(std::int64_t wait_s) {
 }  // namespace
 
 std::optional<Error> IdentityServiceImpl::login_refused_now(std::string_view email_in,
-                                                           std::string_view tenant_slug,
-                                                           std::string_view client_address) const {
+                                                            std::string_view tenant_slug,
+                                                            std::string_view client_address) const {
   auto email = normalize_email(email_in);
   if (!email) return std::nullopt;  // login() answers that
   if (auto wait = limiter_.blocked_for(limiter_account(tenant_slug, *email), client_address))
@@ -367,8 +367,8 @@ Result<Principal> IdentityServiceImpl::authenticate(std::string_view access_toke
   // session's end rounded down to the second); cached as long, so a cached
   // answer never outlives what a fresh check would accept.
   const std::int64_t until = std::min(claims->expires_at, (*auth)->session_expire_ms / 1000);
-  Principal p{claims->tenant_id, claims->subject, claims->session_id, (*auth)->role,
-              (*auth)->platform_admin, until};
+  Principal p{claims->tenant_id, claims->subject,         claims->session_id,
+              (*auth)->role,     (*auth)->platform_admin, until};
   cache_.put_principal(access_token, p, until, epoch);
   return p;
 }

@@ -247,8 +247,7 @@ class RecordingTx final : public storage::Tx {
   using storage::Tx::exec;
   using storage::Tx::query;
   using storage::Tx::query_one;
-  Result<std::int64_t> exec(std::string_view sql,
-                            std::span<const storage::Value> params) override {
+  Result<std::int64_t> exec(std::string_view sql, std::span<const storage::Value> params) override {
     log_.emplace_back(sql);
     return inner_.exec(sql, params);
   }
@@ -257,8 +256,8 @@ class RecordingTx final : public storage::Tx {
     log_.emplace_back(sql);
     return inner_.query(sql, params);
   }
-  Result<std::optional<storage::Row>> query_one(
-      std::string_view sql, std::span<const storage::Value> params) override {
+  Result<std::optional<storage::Row>> query_one(std::string_view sql,
+                                                std::span<const storage::Value> params) override {
     log_.emplace_back(sql);
     return inner_.query_one(sql, params);
   }
@@ -285,8 +284,7 @@ class RecordingDatabase final : public storage::Database {
       return fn(r);
     });
   }
-  bool write_async(std::function<Status(storage::Tx&)>,
-                   std::function<void(Status)>) override {
+  bool write_async(std::function<Status(storage::Tx&)>, std::function<void(Status)>) override {
     ADD_FAILURE() << "identity does not write asynchronously";
     return false;
   }
@@ -369,7 +367,7 @@ TEST_P(IdentityServiceTest, WatchedConnectionsEndWithTheirSession) {
   ASSERT_TRUE(svc_->logout(t1.refresh_token).ok());
   EXPECT_EQ(by_logout, std::vector<SessionEnd>{SessionEnd::kEnded});
   ASSERT_TRUE(svc_->refresh(t2.refresh_token).ok());
-  EXPECT_TRUE(by_replay.empty());  // a refresh keeps the session
+  EXPECT_TRUE(by_replay.empty());                      // a refresh keeps the session
   EXPECT_FALSE(svc_->refresh(t2.refresh_token).ok());  // the replay revokes it
   EXPECT_EQ(by_replay, std::vector<SessionEnd>{SessionEnd::kEnded});
   EXPECT_TRUE(bystander.empty());
@@ -389,7 +387,7 @@ TEST_P(IdentityServiceTest, WatchedConnectionsEndWithTheirSession) {
   EXPECT_EQ(svc_->sweep_sessions(), 0u);
   EXPECT_TRUE(bystander.empty());
   clock_.advance(std::chrono::seconds(29));  // the renewed token's expiry
-  EXPECT_EQ(svc_->sweep_sessions(), 2u);      // l3 and l4 (opened 30 s after l3's first token)
+  EXPECT_EQ(svc_->sweep_sessions(), 2u);     // l3 and l4 (opened 30 s after l3's first token)
   EXPECT_EQ(bystander, std::vector<SessionEnd>{SessionEnd::kExpired});
 
   std::vector<SessionEnd> by_disable2;

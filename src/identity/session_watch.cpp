@@ -22,13 +22,19 @@ SessionWatch::~SessionWatch() {
 
 std::unique_ptr<SessionWatch::Lease> SessionWatch::add(const Principal& p, EndFn end) {
   std::uint64_t id;
-  bool expired = p.expires_at_s <= clock_.now_s();
+  if (p.expires_at_s <= clock_.now_s()) {
+    {
+      std::lock_guard lock(mu_);
+      id = next_id_++;
+    }
+    if (end) end(SessionEnd::kExpired);
+    return std::unique_ptr<Lease>(new Lease(self_, id, p));
+  }
   {
     std::lock_guard lock(mu_);
     id = next_id_++;
-    if (!expired) live_.emplace(id, Entry{p, p.expires_at_s, std::move(end)});
+    live_.emplace(id, Entry{p, p.expires_at_s, std::move(end)});
   }
-  if (expired && end) end(SessionEnd::kExpired);
   return std::unique_ptr<Lease>(new Lease(self_, id, p));
 }
 

@@ -68,8 +68,8 @@ TEST_F(SessionWatchTest, ExpiryEndsUnlessRenewed) {
   EXPECT_EQ(watch_.sweep(), 1u);
   EXPECT_EQ(lapsed, std::vector<SessionEnd>{SessionEnd::kExpired});
   EXPECT_TRUE(kept.empty());
-  EXPECT_FALSE(lapse->renew(now() + 900));  // too late: it ended
-  EXPECT_TRUE(keep->renew(now() - 10));     // never shortens
+  EXPECT_FALSE(lapse->renew(now() + 900));    // too late: it ended
+  EXPECT_TRUE(keep->renew(now() - 10));       // never shortens
   clock_.advance(std::chrono::seconds(898));  // renewed to t0+59+900: one second left
   EXPECT_EQ(watch_.sweep(), 0u);
   clock_.advance(std::chrono::seconds(1));

@@ -325,7 +325,9 @@ namespace {
   return Error::invalid("Deletes must not be empty");
 }
 
-[[gnu::noinline, gnu::cold]] Status apply_error(const char* message) { return Error::invalid(message); }
+[[gnu::noinline, gnu::cold]] Status apply_error(const char* message) {
+  return Error::invalid(message);
+}
 
 }  // namespace
 

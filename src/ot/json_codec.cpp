@@ -29,7 +29,8 @@ Result<std::uint64_t> count_from_json(const nlohmann::json& j, const char* what)
     return Error::invalid(std::string(what) + " must be an integer");
   }
   if (d < 0) return Error::invalid(std::string(what) + " must be >0");
-  if (d > static_cast<double>(kMaxSafeInteger)) return Error::invalid(std::string(what) + " is too large");
+  if (d > static_cast<double>(kMaxSafeInteger))
+    return Error::invalid(std::string(what) + " is too large");
   return static_cast<std::uint64_t>(d);
 }
 

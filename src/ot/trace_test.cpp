@@ -11,8 +11,7 @@ namespace office::ot {
 namespace {
 
 TEST(Traces, EveryTraceReplaysToEndContent) {
-  const std::filesystem::path dir =
-      std::filesystem::path(OFFICE_TEST_DATA_DIR) / "editing-traces";
+  const std::filesystem::path dir = std::filesystem::path(OFFICE_TEST_DATA_DIR) / "editing-traces";
   int replayed = 0;
   for (const auto& entry : std::filesystem::directory_iterator(dir)) {
     const std::string path = entry.path().string();

@@ -84,7 +84,7 @@ struct Migration {
   std::string module;  ///< e.g. "identity"
   int version;         ///< 1, 2, 3 ... per module
   std::string name;    ///< short description
-  std::string sql;     ///< one or more statements (portable SQL, or SQLite's when postgres_sql is set)
+  std::string sql;  ///< one or more statements (portable SQL, or SQLite's when postgres_sql is set)
   /// PostgreSQL's version of this step when the two differ (e.g. widening a
   /// column, which SQLite does not need). Empty: `sql` runs on both. The
   /// checksum covers the text the backend runs.

@@ -268,9 +268,9 @@ TEST_P(DatabaseTest, TrailingSemicolonAndWhitespaceAreAccepted) {
 
 TEST_P(DatabaseTest, PlaceholdersInsideQuotesAndCommentsAreLeftAlone) {
   Status st = db_->write([](Tx& tx) -> Status {
-    auto r = tx.exec(
-        "INSERT INTO u (id, email) VALUES (?1, /* ?9 */ ?2 || '?3' || 'it''s ?4') -- ?5",
-        {std::int64_t{1}, std::string("x")});
+    auto r =
+        tx.exec("INSERT INTO u (id, email) VALUES (?1, /* ?9 */ ?2 || '?3' || 'it''s ?4') -- ?5",
+                {std::int64_t{1}, std::string("x")});
     if (!r) return r.error();
     return {};
   });
@@ -285,7 +285,8 @@ TEST_P(DatabaseTest, PlaceholdersInsideQuotesAndCommentsAreLeftAlone) {
 }
 
 TEST_P(DatabaseTest, ForeignKeysAreEnforced) {
-  exec_ok(*db_, "CREATE TABLE child (id BIGINT PRIMARY KEY, u_id BIGINT NOT NULL REFERENCES u(id))");
+  exec_ok(*db_,
+          "CREATE TABLE child (id BIGINT PRIMARY KEY, u_id BIGINT NOT NULL REFERENCES u(id))");
   Status st = write_one(*db_, "INSERT INTO child (id, u_id) VALUES (1, 404)");
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.error().code, ErrorCode::kInternal);

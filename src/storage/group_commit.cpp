@@ -4,9 +4,9 @@
 
 #include <chrono>
 #include <condition_variable>
-#include <string>
 #include <exception>
 #include <random>
+#include <string>
 #include <thread>
 
 #include "core/log.hpp"
@@ -45,9 +45,9 @@ thread_local const WriteLane* t_lane = nullptr;
 }  // namespace
 
 struct WriteLane::Unit {
-  const std::function<Status(Tx&)>* fn = nullptr;       // blocking write()
-  std::function<Status(Tx&)> async_fn;                  // write_async()
-  std::function<void(Status)> done;                     // write_async()
+  const std::function<Status(Tx&)>* fn = nullptr;  // blocking write()
+  std::function<Status(Tx&)> async_fn;             // write_async()
+  std::function<void(Status)> done;                // write_async()
   const std::function<Status(WriteConnection&)>* exclusive = nullptr;
   std::string trace_id;  // the caller's, for log lines written by fn on the committer thread
   Status result;
@@ -129,7 +129,7 @@ Status WriteLane::write(const std::function<Status(Tx&)>& fn) {
 bool WriteLane::write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) {
   auto unit = std::make_unique<Unit>();
   unit->async_fn = std::move(fn);
-  unit->done = done ? std::move(done) : [](Status) {};
+  unit->done = done ? std::move(done) : [](const Status&) {};
   unit->trace_id = log::current_trace_id();
   {
     std::lock_guard lock(mu_);
@@ -236,7 +236,8 @@ void WriteLane::run_batch(std::vector<Unit*>& batch) {
     if (!conn_->rollback()) conn_->reconnect();
     for (Unit* done : ok)
       complete(*done, retry ? r : Status(Error::internal("database error")), retry);
-    for (std::size_t j = i + 1; j < batch.size(); ++j)  // never ran: not their fault, run them again
+    for (std::size_t j = i + 1; j < batch.size();
+         ++j)  // never ran: not their fault, run them again
       complete(*batch[j], Error::unavailable("database busy, retry later"), true);
     complete(u, std::move(r), retry);
     return;

@@ -4,8 +4,8 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -102,9 +102,9 @@ class WriteLane {
 
   std::mutex mu_;
   std::condition_variable work_cv_;
-  std::deque<Unit*> queue_;        // guarded by mu_
-  std::size_t async_queued_ = 0;   // guarded by mu_
-  bool stopping_ = false;          // guarded by mu_
+  std::deque<Unit*> queue_;       // guarded by mu_
+  std::size_t async_queued_ = 0;  // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
   std::atomic<std::size_t> queued_{0};
   std::thread thread_;
 

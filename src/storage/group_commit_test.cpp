@@ -67,7 +67,8 @@ struct HeldBatch {
     });
     ASSERT_TRUE(eventually([&] { return first_inside.load(); }));
     for (int i = 1; i < kWriters; ++i)
-      threads.emplace_back([&, i] { results[i] = db.write([&, i](Tx& tx) { return unit(tx, i); }); });
+      threads.emplace_back(
+          [&, i] { results[i] = db.write([&, i](Tx& tx) { return unit(tx, i); }); });
     for (auto& t : threads) t.join();
   }
 };

@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "core/sha256.hpp"
 #include "core/log.hpp"
+#include "core/sha256.hpp"
 
 namespace office::storage {
 
@@ -59,8 +59,8 @@ Status apply_migrations(Database& db, std::span<const Migration> migrations,
                         const MigrationTransaction& transaction) {
   const std::string_view backend = db.backend();
   if (auto st = validate_migrations(migrations); !st) return st;
-  if (auto st = transaction(
-          [](Tx&, const ScriptRunner& run_script) { return run_script(kCreateTable); });
+  if (auto st =
+          transaction([](Tx&, const ScriptRunner& run_script) { return run_script(kCreateTable); });
       !st) {
     return Error{st.error().code, "cannot create schema_migrations: " + st.error().message};
   }

@@ -252,7 +252,7 @@ Result<const PgConnection::Entry*> PgConnection::prepared(std::string_view sql) 
     Entry& victim = lru_.back();
     // In a failed transaction DEALLOCATE fails too; the statement then lives
     // until the connection closes, which is harmless.
-    ResultPtr(PQexec(conn_, ("DEALLOCATE " + victim.name).c_str()));
+    ResultPtr dropped(PQexec(conn_, ("DEALLOCATE " + victim.name).c_str()));
     index_.erase(victim.sql);
     lru_.pop_back();
   }
@@ -300,8 +300,7 @@ Result<std::int64_t> PgConnection::exec(std::string_view sql, std::span<const Va
   return changed;
 }
 
-Result<std::vector<Row>> PgConnection::query(std::string_view sql,
-                                             std::span<const Value> params) {
+Result<std::vector<Row>> PgConnection::query(std::string_view sql, std::span<const Value> params) {
   std::optional<Error> err;
   ResultPtr res(run(sql, params, &err));
   if (!res) return std::move(*err);

@@ -28,8 +28,7 @@ std::string rewrite_placeholders(std::string_view sql);
 /// 57014 and class 08 -> kUnavailable; anything else -> kInternal. Logs the
 /// server's message with the SQL (never the parameters), except for
 /// kAlreadyExists.
-Error map_postgres_error(std::string_view sqlstate, std::string_view message,
-                         std::string_view sql);
+Error map_postgres_error(std::string_view sqlstate, std::string_view message, std::string_view sql);
 
 /// One connection. Not thread-safe: used by one thread at a time.
 class PgConnection {

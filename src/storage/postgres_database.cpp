@@ -122,8 +122,7 @@ Status run_guarded(const std::function<Status(Tx&)>& fn, Tx& tx) {
 // At most `max` connections for reads; read() waits for one up to a timeout.
 class PgReadPool {
  public:
-  PgReadPool(std::string url, std::size_t max, std::chrono::milliseconds timeout,
-             std::size_t cache)
+  PgReadPool(std::string url, std::size_t max, std::chrono::milliseconds timeout, std::size_t cache)
       : url_(std::move(url)), max_(max == 0 ? 1 : max), timeout_(timeout), cache_(cache) {}
 
   Result<std::unique_ptr<PgConnection>> acquire() {

@@ -202,8 +202,7 @@ SqliteConnection::~SqliteConnection() {
   sqlite3_close(db_);
 }
 
-sqlite3_stmt* SqliteConnection::prepare_bound(std::string_view sql,
-                                              std::span<const Value> params,
+sqlite3_stmt* SqliteConnection::prepare_bound(std::string_view sql, std::span<const Value> params,
                                               std::optional<Error>* err) {
   int rc = SQLITE_OK;
   sqlite3_stmt* stmt = cache_->get(sql, &rc);
@@ -244,8 +243,7 @@ sqlite3_stmt* SqliteConnection::prepare_bound(std::string_view sql,
   return stmt;
 }
 
-Result<std::int64_t> SqliteConnection::exec(std::string_view sql,
-                                            std::span<const Value> params) {
+Result<std::int64_t> SqliteConnection::exec(std::string_view sql, std::span<const Value> params) {
   std::optional<Error> err;
   sqlite3_stmt* stmt = prepare_bound(sql, params, &err);
   if (!stmt) return std::move(*err);

@@ -43,7 +43,9 @@ class StatementCacheTest : public ::testing::Test {
     auto conn = open_conn(dir_.file("c.db"), 4);
     ASSERT_TRUE(conn->exec("CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)", {}).ok());
     for (std::int64_t k = 0; k < 20; ++k) {
-      ASSERT_TRUE(conn->exec("INSERT INTO kv VALUES (?1, ?2)", std::vector<Value>{k, "v" + std::to_string(k)}).ok());
+      ASSERT_TRUE(conn->exec("INSERT INTO kv VALUES (?1, ?2)",
+                             std::vector<Value>{k, "v" + std::to_string(k)})
+                      .ok());
     }
   }
   TempDir dir_;

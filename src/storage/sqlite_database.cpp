@@ -1,8 +1,8 @@
 // SQLite implementation of Database: one writer connection with group commit,
 // and a pool of read-only connections handed out per read() call.
 #include <exception>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
