@@ -94,12 +94,7 @@ json to_json(const Tokens& t) {
 
 Response ok(int status, const json& body) { return Response::json(status, body.dump()); }
 
-// Response::error plus `Retry-After` when the error says when to retry.
-Response error_reply(const Error& e) {
-  Response r = Response::error(e);
-  if (e.retry_after_s > 0) r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s));
-  return r;
-}
+Response error_reply(const Error& e) { return Response::error(e); }
 
 template <class T>
 Response reply(const Result<T>& r, int status = 200) {

@@ -69,7 +69,8 @@ struct Response {
   /// status with a JSON body (already serialised).
   static Response json(int status, std::string body);
   /// The error's HTTP status (core/error.hpp mapping) and the body
-  /// {"error":{"code":"NOT_FOUND","message":"..."}}.
+  /// {"error":{"code":"NOT_FOUND","message":"..."}}; `Retry-After` with
+  /// Error::retry_after_s when set, or 1 second for kUnavailable (503).
   static Response error(const Error& e);
   static Response error(ErrorCode code, std::string message) {
     return error(Error{code, std::move(message)});

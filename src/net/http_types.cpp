@@ -141,6 +141,13 @@ Response Response::error(const Error& e) {
   r.body += R"(","message":")";
   log::append_json_escaped(r.body, e.message);
   r.body += "\"}}";
+  // Every "retry later" says when: the error's own hint (a login limit), else
+  // one second for an unavailable server or database.
+  if (e.retry_after_s > 0) {
+    r.headers.emplace_back("Retry-After", std::to_string(e.retry_after_s));
+  } else if (e.code == ErrorCode::kUnavailable) {
+    r.headers.emplace_back("Retry-After", "1");
+  }
   return r;
 }
 

@@ -193,3 +193,25 @@ TEST(StaticFiles, EtagMatching) {
 
 }  // namespace
 }  // namespace office::net
+
+namespace office::net {
+namespace {
+
+std::optional<std::string> retry_after(const Response& r) {
+  for (const auto& [name, value] : r.headers)
+    if (name == "Retry-After") return value;
+  return std::nullopt;
+}
+
+// Every "retry later" says when; other errors do not.
+TEST(ResponseError, RetryAfterFollowsTheError) {
+  EXPECT_EQ(retry_after(Response::error(Error::unavailable("database busy"))), "1");
+  EXPECT_EQ(retry_after(Response::error(Error::exhausted("too many logins", 7))), "7");
+  Response busy = Response::error(Error::unavailable("x"));
+  EXPECT_EQ(busy.status, 503);
+  EXPECT_EQ(retry_after(Response::error(Error::not_found("no"))), std::nullopt);
+  EXPECT_EQ(retry_after(Response::error(Error::invalid("bad"))), std::nullopt);
+}
+
+}  // namespace
+}  // namespace office::net

