@@ -92,6 +92,9 @@ class BoundedDomBuilder final : public nlohmann::json_sax<nlohmann::json> {
 }  // namespace
 
 Result<nlohmann::json> parse_json(std::string_view text, std::size_t max_depth) {
+  // nlohmann's lexer takes a NUL byte for the end of input and ignores the
+  // rest; JSON has no raw NUL anywhere (inside strings it must be escaped).
+  if (text.find('\0') != std::string_view::npos) return Error::invalid("not valid JSON");
   nlohmann::json root;
   BoundedDomBuilder builder(root, max_depth);
   if (nlohmann::json::sax_parse(text.begin(), text.end(), &builder)) return root;

@@ -81,6 +81,17 @@ TEST(ParseJson, MalformedIsAnErrorNotACrash) {
 
 // The attack of issue 7: a 200 KB frame of 100,000 nested arrays. Refused
 // early with a clear error; nothing recursive ever sees it.
+TEST(ParseJson, ANulByteIsNotTheEndOfTheInput) {
+  // nlohmann stops at a NUL and accepts what came before it (found by the
+  // fuzzer: a string, NUL bytes, then 71 unclosed brackets).
+  using namespace std::string_literals;
+  EXPECT_TRUE(nlohmann::json::accept("{\"a\":1}\0garbage"s));
+  EXPECT_FALSE(parse_json("{\"a\":1}\0garbage"s).ok());
+  EXPECT_FALSE(parse_json("\"\"\0\0[[[[[[["s).ok());
+  EXPECT_FALSE(JsonBody::parse("{\"email\":\"a@b\"}\0{\"role\":\"admin\"}"s, {"email"}).ok());
+  EXPECT_TRUE(parse_json("{\"a\":\"\\u0000\"}").ok());  // an escaped NUL is fine
+}
+
 TEST(ParseJson, HundredThousandLevelsAreRefusedQuickly) {
   std::string frame = R"({"type":"ping","id":)" + nested(100000) + "}";
   auto r = parse_json(frame);
