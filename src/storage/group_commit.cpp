@@ -222,7 +222,9 @@ void WriteLane::run_batch(std::vector<Unit*>& batch) {
   ok.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
     Unit& u = *batch[i];
-    Status r = run_unit(u);
+    // A unit alone in its transaction needs no savepoint: if it fails, the
+    // whole transaction is rolled back (two statements less per write).
+    Status r = run_unit(u, batch.size() > 1 || options_.rehearse);
     if (r) {
       ok.push_back(&u);
       continue;
@@ -258,11 +260,10 @@ void WriteLane::run_batch(std::vector<Unit*>& batch) {
   for (Unit* u : ok) complete(*u, {}, false);
 }
 
-Status WriteLane::run_unit(Unit& unit) {
+Status WriteLane::run_unit(Unit& unit, bool savepoint) {
   log::ScopedTrace trace(unit.trace_id);
   ++unit.attempts;
   const std::function<Status(Tx&)>& fn = unit.callback();
-  const bool savepoint = options_.max_batch > 1 || options_.rehearse;
   if (savepoint)
     if (Status st = conn_->savepoint(); !st) return st;
   if (options_.rehearse) {

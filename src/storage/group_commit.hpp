@@ -94,7 +94,7 @@ class WriteLane {
   void committer();
   void run_batch(std::vector<Unit*>& batch);
   void run_exclusive(Unit& unit);
-  Status run_unit(Unit& unit);
+  Status run_unit(Unit& unit, bool savepoint);
   void complete(Unit& unit, Status result, bool retry);
 
   const WriteOptions options_;
