@@ -47,7 +47,7 @@ struct Config {
     std::string url;
     std::uint64_t max_batch = 512;      ///< most writes per group-commit transaction (1: off)
     bool rehearse_writes = false;       ///< run every write callback twice (tests)
-    unsigned pg_write_connections = 2;  ///< PostgreSQL write lanes
+    unsigned pg_write_connections = 1;  ///< PostgreSQL write lanes
     unsigned pg_read_connections = 8;   ///< PostgreSQL connections for reads
   } database;
   struct Log {

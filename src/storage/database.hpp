@@ -201,9 +201,12 @@ struct PostgresOptions {
   /// libpq connection URI, e.g. "postgresql://office@db:5432/office".
   std::string url;
   /// Connections that write, each with its own group-commit batch. Writes
-  /// run SERIALIZABLE; more lanes mean more parallel statements and more
-  /// serialization retries.
-  std::size_t write_connections = 2;
+  /// run SERIALIZABLE. One (the default) serialises this process's writes as
+  /// SQLite does, so they never conflict with each other; more lanes run
+  /// statements in parallel but conflict on hot rows (serialization
+  /// failures, retried), and under steady contention a write can run out of
+  /// retries (docs/storage.md).
+  std::size_t write_connections = 1;
   /// Most connections open for read() at once; a read() waits for a free one
   /// up to acquire_timeout, then fails with kUnavailable.
   std::size_t max_read_connections = 8;
