@@ -131,9 +131,12 @@ struct HttpServer::Impl {
     if (::getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return;
     std::size_t usable = rl.rlim_cur > kReserve ? rl.rlim_cur - kReserve : 1;
     if (usable < state.max_connections) {
-      spdlog::warn(
-          "net: max_connections {} is above the file descriptor limit {} (ulimit -n); using {}",
-          state.max_connections, rl.rlim_cur, usable);
+      // The server adapts; only a limit low enough to turn people away is
+      // worth a warning (the default ulimit of a desktop session is 1024).
+      spdlog::log(usable < 4096 ? spdlog::level::warn : spdlog::level::info,
+                  "net: max_connections {} is above the file descriptor limit {} (ulimit -n); "
+                  "using {}",
+                  state.max_connections, rl.rlim_cur, usable);
       state.max_connections = usable;
     }
   }
