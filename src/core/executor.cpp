@@ -143,10 +143,10 @@ struct SerialExecutor::State : std::enable_shared_from_this<SerialExecutor::Stat
   bool scheduled = false;      // guarded by mu: a drain() is queued on or running in the pool
   std::thread::id running_on;  // guarded by mu
 
-  bool post(Task&& task) {
+  bool post(Task&& task, bool bounded = true) {
     {
       std::lock_guard lock(mu);
-      if (queue.size() >= max_queue) return false;
+      if (bounded && queue.size() >= max_queue) return false;
       queue.push_back(std::move(task));
       if (scheduled) return true;
       scheduled = true;
@@ -197,6 +197,10 @@ SerialExecutor::SerialExecutor(ThreadPool& pool, std::size_t max_queue, std::siz
 SerialExecutor::~SerialExecutor() = default;
 
 bool SerialExecutor::try_post(Task task) { return state_->post(std::move(task)); }
+
+bool SerialExecutor::post_continuation(Task task) {
+  return state_->post(std::move(task), /*bounded=*/false);
+}
 
 bool SerialExecutor::running_here() const {
   std::lock_guard lock(state_->mu);

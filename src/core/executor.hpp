@@ -113,6 +113,11 @@ class SerialExecutor final : public Executor {
   SerialExecutor& operator=(const SerialExecutor&) = delete;
 
   bool try_post(Task task) override;
+  /// Queues a task even past max_queue: only for the continuation of work
+  /// this executor already accepted (a database commit's completion, a
+  /// reply), which must not be dropped; that work bounds how many there are.
+  /// False only when the pool is gone.
+  bool post_continuation(Task task);
   /// True while one of this executor's tasks runs on the calling thread.
   bool running_here() const;
   /// Tasks waiting (not counting the one running).

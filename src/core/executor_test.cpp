@@ -176,3 +176,30 @@ TEST(Deadline, Basics) {
 
 }  // namespace
 }  // namespace office
+
+namespace office {
+namespace {
+
+TEST(SerialExecutor, ContinuationsPassTheBoundAndKeepOrder) {
+  ThreadPool pool({"t", 1, 16});
+  std::promise<void> started;
+  std::promise<void> release;
+  auto gate = release.get_future().share();
+  ASSERT_TRUE(pool.try_post([&] {
+    started.set_value();
+    gate.wait();
+  }));
+  started.get_future().wait();
+  SerialExecutor serial(pool, 1);
+  std::vector<int> order;
+  EXPECT_TRUE(serial.try_post([&] { order.push_back(1); }));
+  EXPECT_FALSE(serial.try_post([&] { order.push_back(-1); }));  // the bound holds for new work
+  EXPECT_TRUE(serial.post_continuation([&] { order.push_back(2); }));
+  EXPECT_TRUE(serial.post_continuation([&] { order.push_back(3); }));
+  release.set_value();
+  pool.shutdown();
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+}  // namespace
+}  // namespace office

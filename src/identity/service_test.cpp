@@ -284,7 +284,8 @@ class RecordingDatabase final : public storage::Database {
       return fn(r);
     });
   }
-  bool write_async(std::function<Status(storage::Tx&)>, std::function<void(Status)>) override {
+  bool write_async(std::function<Status(storage::Tx&)>, std::function<void(Status)>,
+                   std::uint64_t) override {
     ADD_FAILURE() << "identity does not write asynchronously";
     return false;
   }

@@ -136,8 +136,13 @@ class Database {
   /// call write(): post real work to an executor. Returns false, and calls
   /// nothing, when WriteOptions::max_queue asynchronous writes already wait
   /// (the caller owns the overflow: retry later, push back on its client).
+  ///
+  /// Order: asynchronous writes with the same non-zero `affinity` go to the
+  /// same write lane and commit in call order (a document's ops pass the
+  /// document's hash). With affinity 0 any lane is used.
   [[nodiscard]] virtual bool write_async(std::function<Status(Tx&)> fn,
-                                         std::function<void(Status)> done) = 0;
+                                         std::function<void(Status)> done,
+                                         std::uint64_t affinity = 0) = 0;
   /// Runs fn in a read-only transaction (consistent snapshot of committed data;
   /// statements that write fail with kInternal). Same error rules as write().
   virtual Status read(const std::function<Status(Tx&)>& fn) const = 0;

@@ -182,8 +182,10 @@ class PostgresDatabase final : public Database {
     return pick_lane().write(fn);
   }
 
-  bool write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
-    return pick_lane().write_async(std::move(fn), std::move(done));
+  bool write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done,
+                   std::uint64_t affinity) override {
+    WriteLane& lane = affinity == 0 ? pick_lane() : *lanes_[affinity % lanes_.size()];
+    return lane.write_async(std::move(fn), std::move(done));
   }
 
   Status read(const std::function<Status(Tx&)>& fn) const override {

@@ -168,7 +168,8 @@ class SqliteDatabase final : public Database {
 
   Status write(const std::function<Status(Tx&)>& fn) override { return writer_.write(fn); }
 
-  bool write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done) override {
+  bool write_async(std::function<Status(Tx&)> fn, std::function<void(Status)> done,
+                   std::uint64_t /*affinity: one lane*/) override {
     return writer_.write_async(std::move(fn), std::move(done));
   }
 
