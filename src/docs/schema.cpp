@@ -59,6 +59,14 @@ CREATE TABLE doc_snapshots (
   FOREIGN KEY (tenant_id, doc_id) REFERENCES documents(tenant_id, id) ON DELETE CASCADE
 );
 )sql"},
+    // ShareDB's de-duplication looks at the ops since the submitted op's base
+    // version (the document keeps them); a unique (src, seq) index would turn
+    // a client that reuses a sequence number into a failed commit for the
+    // whole document, so the log does not enforce it.
+    {"docs", 2, "no unique (src, seq) in the op log",
+     R"sql(
+DROP INDEX doc_ops_by_client;
+)sql"},
 };
 
 }  // namespace

@@ -1,0 +1,58 @@
+#pragma once
+// Internal to the docs module: the op log and snapshot milestones in SQL.
+// Every function runs inside a caller's transaction and touches nothing
+// outside it (the retry rule of storage::Database).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.hpp"
+#include "docs/types.hpp"
+#include "storage/database.hpp"
+
+namespace office::docs::oplog {
+
+/// What the catalogue row says of a document's real-time state.
+struct DocRow {
+  std::int64_t version = 0;
+  bool trashed = false;
+};
+/// The documents row (nullopt: no such document in the tenant).
+Result<std::optional<DocRow>> doc_row(storage::Tx& tx, std::string_view tenant,
+                                      std::string_view doc);
+
+/// A document's text at a version: the nearest milestone at or before it
+/// with the ops after it replayed (at most the milestone interval). A
+/// version past the log is clamped to the last one. exists=false when the
+/// document has no create op at or before the version.
+Result<Snapshot> snapshot_at(storage::Tx& tx, std::string_view tenant, std::string_view doc,
+                             std::int64_t version);
+
+/// Committed ops with from <= version < to (to < 0: all from `from`).
+Result<std::vector<CommittedOpPtr>> ops(storage::Tx& tx, std::string_view tenant,
+                                        std::string_view doc, std::int64_t from, std::int64_t to);
+
+/// The document's version at a time: ops committed at or before ts_ms.
+Result<std::int64_t> version_at_time(storage::Tx& tx, std::string_view tenant, std::string_view doc,
+                                     std::int64_t ts_ms);
+
+/// Appends `op` (at op.version) and moves the catalogue row from op.version
+/// to op.version + 1, only if it is still at op.version: a second writer of
+/// the same version fails (kAlreadyExists from the op log's primary key, or
+/// kConflict when the row moved), so no two writers ever commit one version.
+/// `size_after` is the text length in code points after the op.
+Status append(storage::Tx& tx, const CommittedOp& op, std::int64_t size_after);
+
+/// Stores the text as the milestone of `version` (a no-op if it exists).
+Status save_milestone(storage::Tx& tx, std::string_view tenant, std::string_view doc,
+                      std::int64_t version, std::string_view text, std::int64_t ts_ms);
+
+/// The op column's text for a committed op, and back.
+std::string encode_op(const CommittedOp& op);
+Result<CommittedOpPtr> decode_row(const storage::Row& row, std::string_view tenant,
+                                  std::string_view doc);
+
+}  // namespace office::docs::oplog
