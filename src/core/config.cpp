@@ -203,6 +203,21 @@ const std::vector<KeyDef>& key_defs() {
       make_uint("auth.purge_interval_s",
                 "how often expired sessions and refresh tokens are deleted; 0: never",
                 OFFICE_FIELD(auth.purge_interval_s)),
+      make_uint("docs.threads", "threads of the docs pool that runs open documents; 0: the cores",
+                OFFICE_FIELD(docs.threads)),
+      make_uint("docs.milestone_every",
+                "ops between milestones (the whole text): loading replays at most this many",
+                OFFICE_FIELD(docs.milestone_every)),
+      make_uint("docs.max_text_bytes", "largest document text, in UTF-8 bytes",
+                OFFICE_FIELD(docs.max_text_bytes)),
+      make_uint("docs.max_op_bytes", "most text one op may insert, in UTF-8 bytes",
+                OFFICE_FIELD(docs.max_op_bytes)),
+      make_uint("docs.idle_evict_s",
+                "an open document without subscribers leaves memory after this many seconds",
+                OFFICE_FIELD(docs.idle_evict_s)),
+      make_uint("docs.max_queue",
+                "requests waiting per open document; beyond: a ShareDB error, retry later",
+                OFFICE_FIELD(docs.max_queue)),
       make_string("admin.email", "e-mail of the first admin, created on an empty database",
                   OFFICE_FIELD(admin.email)),
       make_string("admin.password",
@@ -415,6 +430,9 @@ Status validate_config(const Config& c) {
     return Error::invalid(
         "auth.login_*_max_backoff_s and auth.login_failure_window_s must be positive");
   if (c.auth.hash_queue == 0) return Error::invalid("auth.hash_queue must be positive");
+  if (c.docs.milestone_every == 0) return Error::invalid("docs.milestone_every must be positive");
+  if (c.docs.max_queue == 0) return Error::invalid("docs.max_queue must be positive");
+  if (c.docs.max_text_bytes == 0) return Error::invalid("docs.max_text_bytes must be positive");
   if (c.auth.login_limit_max_entries < 1000)
     return Error::invalid("auth.login_limit_max_entries must be at least 1000");
   if (c.server.worker_threads == 0 || c.server.worker_queue == 0)
