@@ -8,6 +8,9 @@
 
 #include "app/app.hpp"
 #include "core/ids.hpp"
+#include "docs/catalog.hpp"
+#include "docs/http_routes.hpp"
+#include "docs/schema.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
 #include "identity/store.hpp"
@@ -38,11 +41,14 @@ TEST(OpenApi, EveryServedRouteIsDocumentedAndViceVersa) {
   auto db = storage::open_sqlite({.path = (dir / "office.db").string()});
   ASSERT_TRUE(db.ok());
   ASSERT_TRUE((*db)->migrate(identity::store::migrations()).ok());
+  ASSERT_TRUE((*db)->migrate(docs::migrations()).ok());
   FakeClock clock;
   identity::IdentityServiceImpl svc(**db, clock, identity::PasswordHasher::for_tests(),
                                     identity::IdentityOptions{});
+  docs::Catalog catalog(**db, svc, clock);
   net::Router router;
   identity::register_routes(router, svc);
+  docs::register_routes(router, catalog);
   register_static_assets(router);
 
   std::set<Route> served = {{"GET", "/healthz"}, {"GET", "/readyz"}};  // built into the server

@@ -59,11 +59,16 @@ CREATE TABLE doc_snapshots (
   FOREIGN KEY (tenant_id, doc_id) REFERENCES documents(tenant_id, id) ON DELETE CASCADE
 );
 )sql"},
+    // The catalogue lists a user's documents from two ends: those they own
+    // (this index) and those shared with them (doc_shares_by_grantee), never
+    // by reading every document of the tenant.
+    {"docs", 2, "documents by owner",
+     "CREATE INDEX documents_by_owner ON documents(tenant_id, owner_id, update_ms);\n"},
     // ShareDB's de-duplication looks at the ops since the submitted op's base
     // version (the document keeps them); a unique (src, seq) index would turn
     // a client that reuses a sequence number into a failed commit for the
     // whole document, so the log does not enforce it.
-    {"docs", 2, "no unique (src, seq) in the op log",
+    {"docs", 3, "no unique (src, seq) in the op log",
      R"sql(
 DROP INDEX doc_ops_by_client;
 )sql"},
