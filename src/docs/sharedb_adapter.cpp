@@ -164,7 +164,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
     lease_ = std::move(lease);
   }
 
-  void open(std::shared_ptr<net::WebSocketSession> s) {
+  void open(const std::shared_ptr<net::WebSocketSession>& s) {
     std::optional<identity::SessionEnd> ended;
     {
       std::lock_guard lock(mu_);
@@ -613,7 +613,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
     Request req = r;
     sync_.subscribe(
         principal_, *doc, std::nullopt, l,
-        [self, req, l, seq](Result<SyncService::Subscribed> sub) {
+        [self, req, l, seq](const Result<SyncService::Subscribed>& sub) {
           self->done();
           if (!sub) {
             self->drop(self->presence_, l->doc_id(), l.get());
@@ -715,7 +715,7 @@ class Handler final : public net::WebSocketHandler {
   ~Handler() override {
     if (conn_) conn_->closed();  // never opened (or on_close not called): release it all
   }
-  void on_open(std::shared_ptr<net::WebSocketSession> s) override { conn_->open(std::move(s)); }
+  void on_open(std::shared_ptr<net::WebSocketSession> s) override { conn_->open(s); }
   void on_message(std::string_view text) override { conn_->message(text); }
   void on_close(std::uint16_t) override {
     conn_->closed();

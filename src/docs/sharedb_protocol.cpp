@@ -566,7 +566,9 @@ std::string error_reply(const Request& r, std::string_view code, std::string_vie
 }
 
 ProtocolError to_protocol_error(Action a, const Error& e) {
-  auto pe = [&](std::string_view c, std::string m) { return ProtocolError{std::string(c), m}; };
+  auto pe = [&](std::string_view c, const std::string& m) {
+    return ProtocolError{std::string(c), m};
+  };
   switch (e.code) {
     case ErrorCode::kNotFound:
       return pe(code::kDocDoesNotExist, e.message);
