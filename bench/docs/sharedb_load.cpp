@@ -9,6 +9,14 @@
 //                [--threads T] [--create | --doc-ids FILE] [--server-pid PID]
 //                [--label NAME] [--collection docs] [--seed N] [--doc-length L]
 //                [--connect-window W] [--settle-ms MS] [--drain-s S]
+//                [--token T [--token-in-query]] [--ramp K1,K2,... [--ramp-p99-ms 50]]
+//
+// --token sends "Authorization: Bearer T" with the WebSocket upgrade (or, with
+// --token-in-query, appends access_token=T to the URL, as a browser must).
+// --ramp runs one step per K (editors per document; --editors is ignored),
+// each with fresh connections, and stops after the first step whose op-to-ack
+// p99 exceeds --ramp-p99-ms or that has errors; a last JSON line gives the
+// largest K that stayed within it.
 //
 // M documents, K editors (WebSocket connections) on each. Every connection
 // does the handshake ({"a":"hs",...}), then subscribes to its document
@@ -36,7 +44,8 @@
 // edit composed into the op to its ack), op-to-broadcast (an op's send to its
 // arrival at each other editor of the document: one sample per delivery);
 // p50/p90/p99/max; the generator's lag behind its schedule; errors; CPU
-// seconds of the server (/proc/PID/stat) and of this process over the window;
+// seconds of the server (/proc/PID/stat) and of this process (getrusage) over
+// the window;
 // the server's RSS at start, after the connections, after the subscriptions
 // and at the end (per idle connection = the connection step / connections;
 // per open document = the subscription step / documents).
@@ -51,6 +60,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -110,6 +120,16 @@ double cpu_seconds(int pid) {
   for (int i = 3; i <= 15 && fields >> f; ++i)
     if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
   return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+// CPU time (user + system) of this process so far, in seconds.
+double self_cpu_seconds() {
+  rusage ru{};
+  ::getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
 long rss_kib(int pid) {
@@ -532,6 +552,10 @@ struct Options {
   std::size_t connect_window = 128;
   int settle_ms = 1000;
   double drain_s = 30;
+  std::string token;              // access token: "Authorization: Bearer" on the upgrade
+  bool token_in_query = false;    // ... or ?access_token= on the URL (browsers cannot set headers)
+  std::vector<std::size_t> ramp;  // editors per document, one step each
+  double ramp_p99_ms = 50;  // the ramp stops after the first step whose op-to-ack p99 exceeds this
 };
 
 // --- the load generator ------------------------------------------------------------
@@ -709,6 +733,11 @@ void Editor::connect() {
     self->ws_.auto_fragment(false);
     self->ws_.read_message_max(64 * 1024 * 1024);
     self->ws_.text(true);
+    if (!self->b_.opt.token.empty() && !self->b_.opt.token_in_query)
+      self->ws_.set_option(websocket::stream_base::decorator(
+          [token = self->b_.opt.token](websocket::request_type& req) {
+            req.set(beast::http::field::authorization, "Bearer " + token);
+          }));
     self->ws_.async_handshake(
         self->b_.opt.host + ":" + self->b_.opt.port, self->b_.opt.target,
         [self](beast::error_code ec2) {
@@ -1066,7 +1095,8 @@ int usage() {
   std::cerr << "usage: sharedb_load --url ws://HOST:PORT/PATH [--docs M] [--editors K] "
                "[--rate E] [--duration S] [--warmup S] [--threads T] [--create | --doc-ids "
                "FILE] [--server-pid PID] [--label NAME] [--collection C] [--seed N] "
-               "[--doc-length L] [--connect-window W] [--settle-ms MS] [--drain-s S]\n";
+               "[--doc-length L] [--connect-window W] [--settle-ms MS] [--drain-s S] [--token T "
+               "[--token-in-query]] [--ramp K1,K2,... [--ramp-p99-ms MS]]\n";
   return 2;
 }
 
@@ -1083,6 +1113,17 @@ bool parse_url(const std::string& url, Options& o) {
   return true;
 }
 
+std::vector<std::size_t> parse_list(const std::string& v) {
+  std::vector<std::size_t> out;
+  std::istringstream in(v);
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty()) out.push_back(std::stoul(item));
+  return out;
+}
+
+int run_step(const Options& o, double& p99_ack_ms);
+
 int run(int argc, char** argv) {
   Options o;
   bool have_url = false;
@@ -1090,6 +1131,10 @@ int run(int argc, char** argv) {
     const std::string k = argv[i];
     if (k == "--create") {
       o.create = true;
+      continue;
+    }
+    if (k == "--token-in-query") {
+      o.token_in_query = true;
       continue;
     }
     if (i + 1 >= argc) return usage();
@@ -1126,13 +1171,57 @@ int run(int argc, char** argv) {
       o.settle_ms = std::stoi(v);
     else if (k == "--drain-s")
       o.drain_s = std::stod(v);
+    else if (k == "--token")
+      o.token = v;
+    else if (k == "--ramp")
+      o.ramp = parse_list(v);
+    else if (k == "--ramp-p99-ms")
+      o.ramp_p99_ms = std::stod(v);
     else
       return usage();
   }
   // Exactly one of --create and --doc-ids says where the documents come from.
   if (!have_url || o.docs == 0 || o.editors == 0 || o.create == !o.doc_ids_file.empty())
     return usage();
+  if (!o.token.empty() && o.token_in_query)
+    o.target +=
+        (o.target.find('?') == std::string::npos ? "?access_token=" : "&access_token=") + o.token;
+  if (o.ramp.empty()) {
+    double p99 = 0;
+    return run_step(o, p99);
+  }
+  // Ramp: one run per step (fresh connections and, with --create, fresh
+  // documents), one JSON line each, until a step's op-to-ack p99 exceeds the
+  // threshold or it has errors.
+  std::size_t last_ok = 0;
+  for (const std::size_t k : o.ramp) {
+    Options step = o;
+    step.editors = k;
+    step.label = o.label + "@" + std::to_string(k);
+    double p99 = 0;
+    const int rc = run_step(step, p99);
+    if (rc != 0) {
+      std::cerr << "ramp: " << k << " editors per document: errors; stopping\n";
+      break;
+    }
+    if (p99 > o.ramp_p99_ms) {
+      std::cerr << "ramp: " << k << " editors per document: op-to-ack p99 " << p99 << " ms > "
+                << o.ramp_p99_ms << " ms; stopping\n";
+      break;
+    }
+    last_ok = k;
+    std::this_thread::sleep_for(std::chrono::milliseconds(o.settle_ms));
+  }
+  std::cerr << "ramp: most editors per document with op-to-ack p99 <= " << o.ramp_p99_ms
+            << " ms and no errors: " << last_ok << "\n";
+  std::printf(
+      "{\"ramp_result\":{\"server\":\"%s\",\"docs\":%zu,\"p99_limit_ms\":%.3g,"
+      "\"max_editors_per_doc\":%zu}}\n",
+      o.label.c_str(), o.docs, o.ramp_p99_ms, last_ok);
+  return last_ok > 0 ? 0 : 1;
+}
 
+int run_step(const Options& o, double& p99_ack_ms) {
   Bench b(o);
   if (o.create) {
     const auto tag = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
@@ -1230,10 +1319,10 @@ int run(int argc, char** argv) {
       b, [](const Editor&) { return true; }, [t0](Editor& e) { e.start_editing(t0); });
   std::this_thread::sleep_until(ws);
   const double srv_cpu0 = o.server_pid > 0 ? cpu_seconds(o.server_pid) : 0;
-  const double gen_cpu0 = cpu_seconds(::getpid());
+  const double gen_cpu0 = self_cpu_seconds();
   std::this_thread::sleep_until(we);
   const double srv_cpu = o.server_pid > 0 ? cpu_seconds(o.server_pid) - srv_cpu0 : 0;
-  const double gen_cpu = cpu_seconds(::getpid()) - gen_cpu0;
+  const double gen_cpu = self_cpu_seconds() - gen_cpu0;
   const long rss_end = rss_kib(o.server_pid);
   const std::string load_end = loadavg();
 
@@ -1343,6 +1432,7 @@ int run(int argc, char** argv) {
                s.ack.percentile_ms(0.5), s.ack.percentile_ms(0.99), s.ack.percentile_ms(1.0),
                s.broadcast.percentile_ms(0.99), 100 * srv_cpu / dur, 100 * gen_cpu / dur,
                static_cast<unsigned long long>(s.errors()), converged ? "yes" : "no");
+  p99_ack_ms = s.ack.percentile_ms(0.99);
   return s.errors() == 0 && drained && converged ? 0 : 1;
 }
 
