@@ -646,6 +646,7 @@ class Editor : public std::enable_shared_from_this<Editor> {
   Bench& b_;
   websocket::stream<tcp::socket> ws_;
   beast::flat_buffer rbuf_;
+  websocket::response_type upgrade_;  // the server's answer to the upgrade (its status on refusal)
   std::deque<std::string> outq_;
   bool writing_ = false;
   bool subscribed_ = false;
@@ -739,10 +740,13 @@ void Editor::connect() {
             req.set(beast::http::field::authorization, "Bearer " + token);
           }));
     self->ws_.async_handshake(
-        self->b_.opt.host + ":" + self->b_.opt.port, self->b_.opt.target,
+        self->upgrade_, self->b_.opt.host + ":" + self->b_.opt.port, self->b_.opt.target,
         [self](beast::error_code ec2) {
           if (ec2) {
-            self->fail(&Stats::err_connect, "WebSocket handshake: " + ec2.message());
+            const unsigned status = self->upgrade_.result_int();
+            self->fail(&Stats::err_connect,
+                       "WebSocket handshake: " + ec2.message() +
+                           (status ? " (HTTP " + std::to_string(status) + ")" : std::string()));
             self->w_.connect_next();
             return;
           }
