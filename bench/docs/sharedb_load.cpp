@@ -1325,7 +1325,8 @@ int run_step(const Options& o, double& p99_ack_ms) {
   const double srv_cpu0 = o.server_pid > 0 ? cpu_seconds(o.server_pid) : 0;
   const double gen_cpu0 = self_cpu_seconds();
   std::this_thread::sleep_until(we);
-  const double srv_cpu = o.server_pid > 0 ? cpu_seconds(o.server_pid) - srv_cpu0 : 0;
+  // 0 rather than negative when the server died during the window (no /proc entry).
+  const double srv_cpu = o.server_pid > 0 ? std::max(0.0, cpu_seconds(o.server_pid) - srv_cpu0) : 0;
   const double gen_cpu = self_cpu_seconds() - gen_cpu0;
   const long rss_end = rss_kib(o.server_pid);
   const std::string load_end = loadavg();
