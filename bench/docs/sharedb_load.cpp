@@ -158,10 +158,10 @@ class Histogram {
   Histogram() : counts_(static_cast<std::size_t>(2 * kSub + 58 * kSub), 0) {}
   static std::size_t index(std::uint64_t v) {
     if (v < 2 * kSub) return static_cast<std::size_t>(v);
-    const int msb = 63 - std::countl_zero(v);
-    const int shift = msb - 6;  // v >> shift in [64, 127]
-    return static_cast<std::size_t>(2 * kSub + (shift - 1) * kSub +
-                                    static_cast<int>((v >> shift) - kSub));
+    const auto msb = static_cast<std::size_t>(63 - std::countl_zero(v));
+    const std::size_t shift = msb - 6;  // v >> shift in [64, 127]
+    constexpr auto sub = static_cast<std::size_t>(kSub);
+    return 2 * sub + (shift - 1) * sub + static_cast<std::size_t>((v >> shift) - sub);
   }
   static double value(std::size_t i) {  // middle of bucket i
     if (i < 2 * kSub) return static_cast<double>(i);
@@ -1412,7 +1412,7 @@ int run_step(const Options& o, double& p99_ack_ms) {
       static_cast<double>(s.edits) / dur, static_cast<double>(s.ops_sent) / dur,
       static_cast<double>(s.ops_acked) / dur, static_cast<double>(s.deliveries) / dur,
       s.ack.json().c_str(), s.edit_ack.json().c_str(), s.broadcast.json().c_str(),
-      s.lag.json().c_str(), static_cast<unsigned long long>(s.errors() + (drained ? 0 : 1)),
+      s.lag.json().c_str(), static_cast<unsigned long long>(s.errors()) + (drained ? 0ULL : 1ULL),
       static_cast<unsigned long long>(s.err_op), static_cast<unsigned long long>(s.err_gap),
       static_cast<unsigned long long>(s.err_ack_version),
       static_cast<unsigned long long>(s.err_transform),
