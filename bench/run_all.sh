@@ -10,3 +10,6 @@ echo "== HTTP: GET /api/v1/users/me (wrk)"
 bench/http/users_me.sh 10
 echo "== storage: group commit (SQLite and PostgreSQL)"
 bench/storage/group_commit.sh 5 --postgres
+echo "== documents: ShareDB load, stock ShareDB 7, 50 editors on one document"
+# Ours as well once /sharedb lands: bench/docs/run.sh ours --editors 50 --duration 10
+bench/docs/run.sh stock --editors 50 --duration 10
