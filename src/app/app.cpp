@@ -15,6 +15,12 @@
 #include "core/json_body.hpp"
 #include "core/random.hpp"
 #include "core/scheduler.hpp"
+#include "core/secret_file.hpp"
+#include "docs/catalog.hpp"
+#include "docs/http_routes.hpp"
+#include "docs/hub.hpp"
+#include "docs/schema.hpp"
+#include "docs/sharedb_adapter.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
 #include "identity/store.hpp"
@@ -42,10 +48,24 @@ struct App::Impl {
   std::unique_ptr<identity::IdentityServiceImpl> identity;
   std::unique_ptr<ThreadPool> hash_pool;    // password hashing, apart from the worker pool
   std::unique_ptr<ThreadPool> maintenance;  // purges: one thread, a queue of a few jobs
+  // Documents: the pool that runs open documents, the catalogue, the
+  // real-time hub. ~Impl shuts the hub down (milestones, commits in flight)
+  // and drains the pool before anything here goes; the hub's timer thread is
+  // declared after it so that it stops first.
+  std::unique_ptr<ThreadPool> docs_pool;
+  std::unique_ptr<docs::Catalog> catalog;
+  std::unique_ptr<docs::Hub> hub;
+  std::unique_ptr<ThreadScheduler> docs_timers;
   net::Router router;
   std::unique_ptr<net::HttpServer> server;
   std::unique_ptr<ThreadScheduler> scheduler;  // session expiry, purges
   std::uint16_t port = 0;
+
+  ~Impl() { stop_documents(); }
+  void stop_documents() {
+    if (hub) hub->shutdown(std::chrono::seconds(10));
+    if (docs_pool) docs_pool->shutdown();
+  }
 };
 
 namespace {
@@ -165,6 +185,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   if (!db) return db.error();
   s.db = std::move(*db);
   if (auto st = s.db->migrate(identity::store::migrations()); !st) return st.error();
+  if (auto st = s.db->migrate(docs::migrations()); !st) return st.error();
 
   auto keys = identity::KeyRing::open(key_ring_options(config), SystemClock::instance());
   if (!keys) return keys.error();
@@ -189,6 +210,30 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   s.hash_pool = std::make_unique<ThreadPool>(
       ThreadPoolOptions{"hash", hash_threads, static_cast<std::size_t>(config.auth.hash_queue)});
   s.maintenance = std::make_unique<ThreadPool>(ThreadPoolOptions{"maintenance", 1, 4});
+
+  unsigned docs_threads = config.docs.threads;
+  if (docs_threads == 0) docs_threads = std::max(1u, std::thread::hardware_concurrency());
+  s.docs_pool = std::make_unique<ThreadPool>(ThreadPoolOptions{"docs", docs_threads, 65536});
+  s.docs_timers = std::make_unique<ThreadScheduler>();
+  s.catalog = std::make_unique<docs::Catalog>(*s.db, *s.identity, SystemClock::instance());
+  docs::HubOptions hub_options;
+  hub_options.milestone_every = static_cast<std::int64_t>(config.docs.milestone_every);
+  hub_options.max_text_bytes = config.docs.max_text_bytes;
+  hub_options.max_op_bytes = config.docs.max_op_bytes;
+  hub_options.idle_evict = std::chrono::seconds(config.docs.idle_evict_s);
+  hub_options.max_queue = config.docs.max_queue;
+  s.hub = std::make_unique<docs::Hub>(*s.db, *s.catalog, *s.docs_pool, SystemClock::instance(),
+                                      *s.docs_timers, hub_options);
+  s.catalog->set_observer(s.hub.get());
+  // ShareDB client ids are signed with a key kept in the data dir, so a
+  // client resuming after a restart keeps its id (and its ops de-duplicate).
+  auto id_key = read_or_create_secret_file(
+      (fs::path(config.data_dir) / "sharedb_client_id.key").string(), [] {
+        std::uint8_t key[32];
+        secure_random(key, sizeof key);
+        return to_hex(key);
+      });
+  if (!id_key) return id_key.error();
 
   auto listen = parse_listen_address(config.server.listen);
   if (!listen) return listen.error();
@@ -225,6 +270,10 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   if (!origins) return origins.error();
   identity::register_routes(s.router, *s.identity,
                             identity::WebOptions{*origins, s.hash_pool.get()});
+  docs::register_routes(s.router, *s.catalog);
+  docs::SharedbOptions sharedb;
+  sharedb.client_id_key = *id_key;
+  docs::register_sharedb_route(s.router, *s.hub, *s.identity, sharedb);
   s.scheduler = start_timers(s.identity.get(), s.maintenance.get(), config);
   register_static_assets(s.router);
   if (!config.server.port_file.empty())
@@ -255,6 +304,7 @@ Result<std::string> rotate_signing_key(const Config& config) {
 
 int App::run() {
   impl_->server->run(true);
+  impl_->stop_documents();  // milestones and commits in flight, before the process exits
   spdlog::info("office-suite stopped");
   spdlog::default_logger()->flush();
   return 0;

@@ -79,12 +79,12 @@ struct Config {
     std::uint64_t purge_interval_s = 3600;  ///< expired sessions are deleted this often; 0: never
   } auth;
   struct Docs {
-    unsigned threads = 0;                       ///< the docs pool (open documents); 0: the cores
-    std::uint64_t milestone_every = 500;        ///< ops between whole-text milestones
-    std::uint64_t max_text_bytes = 8 << 20;     ///< largest document (UTF-8 bytes)
-    std::uint64_t max_op_bytes = 512 << 10;     ///< most text one op inserts
-    std::uint64_t idle_evict_s = 60;            ///< an open document without subscribers is dropped
-    std::uint64_t max_queue = 4096;             ///< requests waiting per open document
+    unsigned threads = 0;                    ///< the docs pool (open documents); 0: the cores
+    std::uint64_t milestone_every = 500;     ///< ops between whole-text milestones
+    std::uint64_t max_text_bytes = 8 << 20;  ///< largest document (UTF-8 bytes)
+    std::uint64_t max_op_bytes = 512 << 10;  ///< most text one op inserts
+    std::uint64_t idle_evict_s = 60;         ///< an open document without subscribers is dropped
+    std::uint64_t max_queue = 4096;          ///< requests waiting per open document
   } docs;
   struct Admin {
     std::string email = "admin@example.com";  ///< first admin, created on an empty database

@@ -117,9 +117,10 @@ Result<bool> insert_document_if_absent(Tx& tx, const Document& d) {
 
 Status insert_initial_create_op(Tx& tx, std::string_view tenant_id, std::string_view doc_id,
                                 std::string_view author_id, std::int64_t ts_ms) {
+  // The op column of a create is its initial text as it is (oplog_store.hpp).
   return ok_or(tx.exec(
       "INSERT INTO doc_ops (tenant_id, doc_id, version, kind, op, src, seq, author_id, ts_ms, "
-      "size) VALUES (?1, ?2, 0, 'create', '\"\"', '', 0, ?3, ?4, 0)",
+      "size) VALUES (?1, ?2, 0, 'create', '', '', 0, ?3, ?4, 0)",
       {std::string(tenant_id), std::string(doc_id), std::string(author_id), ts_ms}));
 }
 

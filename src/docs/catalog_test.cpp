@@ -1,4 +1,5 @@
 #include "docs/catalog.hpp"
+#include "docs/oplog_store.hpp"
 
 #include <gtest/gtest.h>
 
@@ -174,13 +175,20 @@ TEST_P(CatalogTest, CreateCommitsTheRowAndItsCreateOpAtVersionOne) {
   const storage::Row& r = **op;
   EXPECT_EQ(r.i64(0), 0);
   EXPECT_EQ(r.text(1), "create");
-  EXPECT_EQ(r.text(2), "\"\"");
+  EXPECT_EQ(r.text(2), "");
   EXPECT_EQ(r.text(3), "");
   EXPECT_EQ(r.i64(4), 0);
   EXPECT_EQ(r.text(5), anna_.user_id);
   EXPECT_EQ(r.i64(6), now);
   EXPECT_EQ(r.i64(7), 0);
   EXPECT_EQ(count_rows(*db_, "doc_ops"), 1);
+  // The op log reads it as a created, empty document at version 1.
+  auto snap = storage::read_value<Snapshot>(
+      *db_, [&](Tx& tx) { return oplog::snapshot_at(tx, d->tenant_id, d->id, 1); });
+  ASSERT_TRUE(snap.ok()) << snap.error().message;
+  EXPECT_TRUE(snap->exists);
+  EXPECT_EQ(snap->version, 1);
+  EXPECT_EQ(snap->text, "");
 
   auto got = catalog_->get(anna_, d->id);
   ASSERT_TRUE(got.ok());

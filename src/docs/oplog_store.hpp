@@ -50,7 +50,8 @@ Status append(storage::Tx& tx, const CommittedOp& op, std::int64_t size_after);
 Status save_milestone(storage::Tx& tx, std::string_view tenant, std::string_view doc,
                       std::int64_t version, std::string_view text, std::int64_t ts_ms);
 
-/// The op column's text for a committed op, and back.
+/// The op column's text for a committed op, and back: an edit's op as JSON
+/// (text-unicode's shape), a create's initial text as it is, '' for a delete.
 std::string encode_op(const CommittedOp& op);
 Result<CommittedOpPtr> decode_row(const storage::Row& row, std::string_view tenant,
                                   std::string_view doc);
