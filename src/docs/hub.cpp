@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 #include <utility>
@@ -28,6 +29,10 @@ void fail_later(ThreadPool& pool, std::shared_ptr<SyncService::Callback<T>> done
 }
 
 Error doc_not_found() { return Error::not_found("document not found"); }
+
+// How often, at most, a document's commits also move its catalogue row
+// (version, size, update time): see oplog::append.
+constexpr std::int64_t kCatalogueEveryMs = 1000;
 
 // The op that turns `from` into `to` (UTF-8): keep the common prefix and
 // suffix, replace the middle. Positions in code points.
@@ -430,14 +435,15 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
       if (!r) return r.error();
       row = *r;
       if (!row || row->trashed) return {};
-      auto s = oplog::snapshot_at(tx, tenant_, id_, row->version);
+      // The log's end, not the row's version: the row lags (oplog::append).
+      auto s = oplog::snapshot_at(tx, tenant_, id_, std::numeric_limits<std::int64_t>::max());
       if (!s) return s.error();
       snap = std::move(*s);
       return {};
     });
     if (!st) return st;
     if (row && row->trashed) return doc_not_found();
-    if (row && snap.version != row->version) {
+    if (row && snap.version < row->version) {
       spdlog::error("docs: document {} of tenant {} is at version {} but its log ends at {}", id_,
                     tenant_, row->version, snap.version);
       return Error::internal("document could not be loaded");
@@ -567,17 +573,20 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     }
     CommittedOpPtr shared = op;
     const bool create = op->kind == CommittedOp::Kind::kCreate && !in_catalogue_;
+    const bool update_catalogue =
+        op->kind == CommittedOp::Kind::kCreate || op->ts_ms - catalogue_ms_ >= kCatalogueEveryMs;
+    if (update_catalogue) catalogue_ms_ = op->ts_ms;
     AccessResolver& access = hub_.access_;
     auto self = shared_from_this();
     const std::int64_t version = op->version;
     bool accepted = hub_.db_.write_async(
-        [shared, size_after, create, p, &access](storage::Tx& tx) -> Status {
+        [shared, size_after, create, update_catalogue, p, &access](storage::Tx& tx) -> Status {
           if (create) {
             if (Status st = access.insert_for_create(tx, p, shared->doc_id, shared->ts_ms); !st) {
               return st;
             }
           }
-          return oplog::append(tx, *shared, size_after);
+          return oplog::append(tx, *shared, size_after, update_catalogue);
         },
         [self, version](Status st) {
           self->exec.post_continuation(
@@ -663,10 +672,12 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     auto text = std::make_shared<const std::string>(durable_.to_string());
     const std::int64_t version = durable_version_;
     const std::int64_t ts = durable_ts_ms_;
+    const auto size = static_cast<std::int64_t>(durable_.length());
     std::string tenant = tenant_;
     std::string id = id_;
     bool accepted = hub_.db_.write_async(
-        [text, version, ts, tenant, id](storage::Tx& tx) -> Status {
+        [text, version, ts, size, tenant, id](storage::Tx& tx) -> Status {
+          if (Status st = oplog::update_row(tx, tenant, id, version, size, ts); !st) return st;
           return oplog::save_milestone(tx, tenant, id, version, *text, ts);
         },
         [id, version](const Status& st) {
@@ -777,6 +788,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
   std::int64_t window_start_ = 0;
   std::deque<Pending> pending_;  // versions [durable_version_, head_version_)
   std::int64_t milestone_version_ = 0;
+  std::int64_t catalogue_ms_ = 0;  // when a commit last moved the documents row
   std::int64_t last_active_ms_ = 0;
   std::vector<Listener> listeners_;
   std::vector<Presence> presences_;

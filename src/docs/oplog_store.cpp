@@ -157,22 +157,25 @@ Result<std::int64_t> version_at_time(storage::Tx& tx, std::string_view tenant, s
   return (*row)->i64(0) + 1;
 }
 
-Status append(storage::Tx& tx, const CommittedOp& op, std::int64_t size_after) {
+Status append(storage::Tx& tx, const CommittedOp& op, std::int64_t size_after,
+              bool update_catalogue) {
   auto inserted = tx.exec(
       "INSERT INTO doc_ops (tenant_id, doc_id, version, kind, op, src, seq, author_id, ts_ms, "
       "size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
       {op.tenant_id, op.doc_id, op.version, std::string(kind_name(op.kind)), encode_op(op), op.src,
        op.seq, op.author_id, op.ts_ms, size_after});
   if (!inserted) return inserted.error();
+  if (!update_catalogue) return {};
+  return update_row(tx, op.tenant_id, op.doc_id, op.version + 1, size_after, op.ts_ms);
+}
+
+Status update_row(storage::Tx& tx, std::string_view tenant, std::string_view doc,
+                  std::int64_t version, std::int64_t size, std::int64_t ts_ms) {
   auto moved = tx.exec(
       "UPDATE documents SET version = ?1, size = ?2, update_ms = ?3 WHERE tenant_id = ?4 AND id = "
-      "?5 AND version = ?6",
-      {op.version + 1, size_after, op.ts_ms, op.tenant_id, op.doc_id, op.version});
+      "?5 AND version < ?1",
+      {version, size, ts_ms, std::string(tenant), std::string(doc)});
   if (!moved) return moved.error();
-  if (*moved != 1) {
-    return Error{ErrorCode::kConflict, "document " + op.doc_id + " is no longer at version " +
-                                           std::to_string(op.version)};
-  }
   return {};
 }
 

@@ -39,12 +39,22 @@ Result<std::vector<CommittedOpPtr>> ops(storage::Tx& tx, std::string_view tenant
 Result<std::int64_t> version_at_time(storage::Tx& tx, std::string_view tenant, std::string_view doc,
                                      std::int64_t ts_ms);
 
-/// Appends `op` (at op.version) and moves the catalogue row from op.version
-/// to op.version + 1, only if it is still at op.version: a second writer of
-/// the same version fails (kAlreadyExists from the op log's primary key, or
-/// kConflict when the row moved), so no two writers ever commit one version.
+/// Appends `op` (at op.version). The op log's primary key (tenant,
+/// document, version) is what makes a version committed once: a second
+/// writer of the same version fails (kAlreadyExists). With
+/// `update_catalogue`, the documents row's version, size and update time
+/// move to after the op (never backwards). The hub does that for a create
+/// and then at most about once a second per document, at milestones and at
+/// eviction: the row is the catalogue's view (lists, "recently edited"),
+/// and updating it and its two indexes on every keystroke was most of the
+/// commit cost; loading replays the log to its end, not to the row's version.
 /// `size_after` is the text length in code points after the op.
-Status append(storage::Tx& tx, const CommittedOp& op, std::int64_t size_after);
+Status append(storage::Tx& tx, const CommittedOp& op, std::int64_t size_after,
+              bool update_catalogue);
+
+/// Moves the documents row to `version` (if it is behind), with its size and time.
+Status update_row(storage::Tx& tx, std::string_view tenant, std::string_view doc,
+                  std::int64_t version, std::int64_t size, std::int64_t ts_ms);
 
 /// Stores the text as the milestone of `version` (a no-op if it exists).
 Status save_milestone(storage::Tx& tx, std::string_view tenant, std::string_view doc,

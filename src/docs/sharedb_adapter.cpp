@@ -324,6 +324,10 @@ class Conn final : public std::enable_shared_from_this<Conn> {
     std::lock_guard lock(mu_);
     return session_;
   }
+  bool subscribed(const std::string& doc_id) {
+    std::lock_guard lock(mu_);
+    return docs_.count(doc_id) > 0;
+  }
   void send(std::string text) {
     if (auto s = session()) s->send_text(std::move(text));
   }
@@ -559,7 +563,11 @@ class Conn final : public std::enable_shared_from_this<Conn> {
         if (transient(res.error())) return self->close_unavailable();
         return self->reply_error(req, res.error());
       }
-      self->send_ops(res->missed);
+      // A subscribed connection already has the ops its op was transformed
+      // over (the hub delivers them to its listener before this answer);
+      // sending them again doubles the fan-out under load, as stock ShareDB
+      // does. Only an unsubscribed submitter needs them.
+      if (!self->subscribed(*req.d)) self->send_ops(res->missed);
       self->send(sdb::op_ack(*req.d, *req.src, *req.seq, res->version));
     });
   }

@@ -5,6 +5,10 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <mutex>
 
@@ -289,8 +293,13 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
 
   // Runs on the strand. Sends one message per async_write; a batch is everything
   // queued when the previous batch finished (vectors swapped, capacity reused).
+  // A batch of several messages is written with the socket corked
+  // (TCP_CORK), so the kernel sends it as one segment train instead of one
+  // transmit per message: on a busy document most of the server's time was
+  // the TCP send path of each small frame (docs/benchmarks.md).
   void write_next() {
     if (finished_ || (close_started_ && !flush_)) {
+      set_cork(false);
       drop_queue();
       return;
     }
@@ -305,6 +314,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
           write_scheduled_ = false;
         }
       }
+      set_cork(false);  // pushes what the last batch left (cork holds it up to 200 ms)
+      set_cork(writing_.size() > 1);
       if (writing_.empty()) {
         if (close_started_) maybe_send_close();  // the queue is flushed: now the close frame
         return;
@@ -330,6 +341,14 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       return;
     }
     write_next();
+  }
+
+  void set_cork(bool on) {
+    if (on == corked_) return;
+    corked_ = on;
+    int v = on ? 1 : 0;
+    // Best effort: without it, frames are sent one transmit each.
+    (void)::setsockopt(ws_.next_layer().native_handle(), IPPROTO_TCP, TCP_CORK, &v, sizeof v);
   }
 
   // Drops everything queued; no write is in flight when this runs.
@@ -442,6 +461,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
   bool close_started_ = false;
   bool close_sent_ = false;
   bool flush_ = true;
+  bool corked_ = false;  // TCP_CORK set for the batch being written (strand only)
   bool finished_ = false;
   std::uint16_t close_code_ = 0;
   std::string close_reason_;
