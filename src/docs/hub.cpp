@@ -275,7 +275,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     }
     Submitted result;
     result.missed = std::move(since);
-    commit(p, std::move(op), std::move(result), std::move(done));
+    commit(p, op, std::move(result), std::move(done));
   }
 
   void snapshot_at(const Principal& p, std::int64_t version, Callback<Snapshot>& done) {
@@ -327,10 +327,10 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     op->author_id = p.user_id;
     op->ts_ms = hub_.clock_.now_ms();
     op->op = diff_op(head_.to_string(), target->text);
-    commit(p, std::move(op), Submitted{}, std::move(done));
+    commit(p, op, Submitted{}, std::move(done));
   }
 
-  void presence(const DocListener* listener, std::string presence_id, std::string value,
+  void presence(const DocListener* listener, std::string presence_id, const std::string& value,
                 std::int64_t version) {
     auto it = std::find_if(listeners_.begin(), listeners_.end(),
                            [&](const Listener& l) { return l.raw == listener; });
@@ -548,7 +548,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
 
   // Applies op at the head, queues its durable commit, and answers `done`
   // once the commit is durable.
-  void commit(const Principal& p, std::shared_ptr<CommittedOp> op, Submitted result,
+  void commit(const Principal& p, const std::shared_ptr<CommittedOp>& op, Submitted result,
               Callback<Submitted> done) {
     op->version = head_version_;
     std::int64_t size_after = 0;
@@ -719,7 +719,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     const DocListener* raw = listeners_[i].raw;
     listeners_.erase(listeners_.begin() + static_cast<std::ptrdiff_t>(i));
     --hub_.subscriptions_;
-    remove_presences(raw, /*announce=*/true);
+    remove_presences(raw, /*announce_removal=*/true);
   }
 
   // Removes a listener (and its presence); the number removed.
@@ -951,7 +951,7 @@ void Hub::presence(const Principal& p, std::string_view doc_id, const DocListene
   // Presence is best effort: dropped when the document is busy.
   (void)d->exec.try_post([d, listener, id = std::string(presence_id),
                           value = std::string(value_json), version]() mutable {
-    if (!d->evicted) d->presence(listener, std::move(id), std::move(value), version);
+    if (!d->evicted) d->presence(listener, std::move(id), value, version);
   });
 }
 
