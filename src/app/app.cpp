@@ -270,7 +270,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   if (!origins) return origins.error();
   identity::register_routes(s.router, *s.identity,
                             identity::WebOptions{*origins, s.hash_pool.get()});
-  docs::register_routes(s.router, *s.catalog);
+  docs::register_routes(s.router, *s.catalog, s.hub.get());
   docs::SharedbOptions sharedb;
   sharedb.client_id_key = *id_key;
   docs::register_sharedb_route(s.router, *s.hub, *s.identity, sharedb);

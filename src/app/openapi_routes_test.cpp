@@ -7,9 +7,12 @@
 #include <set>
 
 #include "app/app.hpp"
+#include "core/executor.hpp"
 #include "core/ids.hpp"
+#include "core/scheduler.hpp"
 #include "docs/catalog.hpp"
 #include "docs/http_routes.hpp"
+#include "docs/hub.hpp"
 #include "docs/schema.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
@@ -46,9 +49,12 @@ TEST(OpenApi, EveryServedRouteIsDocumentedAndViceVersa) {
   identity::IdentityServiceImpl svc(**db, clock, identity::PasswordHasher::for_tests(),
                                     identity::IdentityOptions{});
   docs::Catalog catalog(**db, svc, clock);
+  ThreadPool pool(ThreadPoolOptions{"docs", 1, 16});
+  ManualScheduler scheduler;
+  docs::Hub hub(**db, catalog, pool, clock, scheduler);
   net::Router router;
   identity::register_routes(router, svc);
-  docs::register_routes(router, catalog);
+  docs::register_routes(router, catalog, &hub);
   register_static_assets(router);
 
   std::set<Route> served = {{"GET", "/healthz"}, {"GET", "/readyz"}};  // built into the server

@@ -1,6 +1,9 @@
 #include "docs/http_routes.hpp"
 
 #include <charconv>
+#include <chrono>
+#include <future>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -190,13 +193,65 @@ void share_routes(net::Router& r, DocumentService& s) {
   });
 }
 
+Result<std::int64_t> version_param(const Request& req) {
+  std::string_view v = req.param("version");
+  std::int64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size() || n < 0)
+    return Error::invalid("version must be a non-negative integer");
+  return n;
+}
+
+// Waits (on the worker) for the real-time side's answer.
+template <class T, class F>
+Result<T> wait_for(F&& start) {
+  auto promise = std::make_shared<std::promise<Result<T>>>();
+  auto future = promise->get_future();
+  start([promise](Result<T> r) { promise->set_value(std::move(r)); });
+  if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return Error{ErrorCode::kDeadlineExceeded, "the document did not answer in time"};
+  return future.get();
+}
+
+void history_routes(net::Router& r, SyncService& sync) {
+  // The text at a version (what ShareDB's `nf` gives a client).
+  r.add(Method::kGet, "/api/v1/docs/{id}/versions/{version}", [&sync](Request& req) {
+    OFFICE_TRY_ASSIGN(version, version_param(req));
+    const Principal& p = req.caller();
+    std::string id(req.param("id"));
+    auto snap =
+        wait_for<Snapshot>([&](auto cb) { sync.snapshot_at(p, id, version, std::move(cb)); });
+    if (!snap) return error_reply(snap.error());
+    if (!snap->exists && snap->version == 0)
+      return error_reply(Error::not_found("document not found"));
+    json j = {{"id", id},
+              {"version", snap->version},
+              {"exists", snap->exists},
+              {"text", snap->text},
+              {"time", rfc3339_ms(snap->ts_ms)}};
+    return Response::json(200, j.dump());
+  });
+  // Restores the text of a version as a new op, which collaborators receive.
+  r.add(Method::kPost, "/api/v1/docs/{id}/versions/{version}/restore", [&sync](Request& req) {
+    OFFICE_TRY_ASSIGN(version, version_param(req));
+    const Principal& p = req.caller();
+    std::string id(req.param("id"));
+    auto done = wait_for<SyncService::Submitted>(
+        [&](auto cb) { sync.restore_version(p, id, version, std::move(cb)); });
+    if (!done) return error_reply(done.error());
+    return Response::json(
+        200, json{{"id", id}, {"restoredVersion", version}, {"version", done->version + 1}}.dump());
+  });
+}
+
 #undef OFFICE_TRY_ASSIGN
 
 }  // namespace
 
-void register_routes(net::Router& router, DocumentService& service) {
+void register_routes(net::Router& router, DocumentService& service, SyncService* sync) {
   document_routes(router, service);
   share_routes(router, service);
+  if (sync != nullptr) history_routes(router, *sync);
 }
 
 }  // namespace office::docs

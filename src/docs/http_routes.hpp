@@ -11,6 +11,9 @@ namespace office::docs {
 /// authentication (the router's authenticator, set by
 /// identity::register_routes) and runs on the worker pool (it reads the
 /// database). `service` must outlive the router.
-void register_routes(net::Router& router, DocumentService& service);
+/// With `sync`, also GET /api/v1/docs/{id}/versions/{version} (the text at
+/// a version) and POST .../versions/{version}/restore (restores it as a new
+/// op), which the real-time side answers.
+void register_routes(net::Router& router, DocumentService& service, SyncService* sync = nullptr);
 
 }  // namespace office::docs

@@ -234,3 +234,32 @@ test("another tenant's user and an unauthenticated upgrade learn nothing", async
   assert.equal(doc.data, undefined);
   c.connection.close();
 });
+
+test("history: the text at a version, and restoring it as an op collaborators receive", async () => {
+  const d = await newDoc("history");
+  const c = connect(srv, admin.accessToken);
+  const doc = c.connection.get("docs", d.id);
+  await subscribe(doc);
+  await submit(doc, ["first draft"]);
+  await submit(doc, [{ d: 5 }, "second"]);
+  assert.equal(doc.data, "second draft");
+  const versions = await api(srv.base, "GET", `/api/v1/docs/${d.id}/versions`, { token: admin.accessToken });
+  assert.equal(versions.status, 200, versions.text);
+  assert.deepEqual(versions.json.versions.map((v) => v.version), [2, 1, 0]);
+  const v2 = await api(srv.base, "GET", `/api/v1/docs/${d.id}/versions/2`, { token: admin.accessToken });
+  assert.equal(v2.status, 200, v2.text);
+  assert.equal(v2.json.text, "first draft");
+  // ShareDB's own snapshot fetch agrees.
+  const nf = await promisify((cb) => c.connection.fetchSnapshot("docs", d.id, 2, cb));
+  assert.equal(nf.data, "first draft");
+  const bad = await api(srv.base, "GET", `/api/v1/docs/${d.id}/versions/x1`, { token: admin.accessToken });
+  assert.equal(bad.status, 400);
+  const viewerTry = await api(srv.base, "POST", `/api/v1/docs/${d.id}/versions/2/restore`, { token: viewer.accessToken });
+  assert.equal(viewerTry.status, 404, "no role: the document does not exist for them");
+  const r = await api(srv.base, "POST", `/api/v1/docs/${d.id}/versions/2/restore`, { token: admin.accessToken });
+  assert.equal(r.status, 200, r.text);
+  assert.equal(r.json.version, 4);
+  await until(() => doc.data === "first draft", "the open client to receive the restore");
+  assert.equal(doc.version, 4);
+  c.connection.close();
+});
