@@ -180,7 +180,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     for (auto& pr : presences_) {
       if (pr.listener == listener.get()) continue;
       if (auto value = current_presence(pr)) {
-        listener->on_presence(pr.id, *value, durable_version_);
+        listener->on_presence(pr.id, *value, durable_version_, pr.src);
       }
     }
   }
@@ -340,14 +340,15 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     });
     if (value.empty() || value == "null") {
       if (at == presences_.end()) return;
+      const std::string src = at->src;
       presences_.erase(at);
-      announce(listener, presence_id, {});
+      announce(listener, src, presence_id, {});
       return;
     }
     auto parsed = parse_json(value, 16);
     if (!parsed) return;
     Presence pr{listener, std::move(presence_id), std::move(*parsed),
-                std::clamp<std::int64_t>(version, 0, durable_version_)};
+                std::clamp<std::int64_t>(version, 0, durable_version_), it->client_id};
     auto now = current_presence(pr);  // moves pr to the durable version
     if (!now) return;                 // too old to place
     if (at != presences_.end()) {
@@ -355,7 +356,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     } else {
       presences_.push_back(pr);
     }
-    announce(listener, pr.id, *now);
+    announce(listener, pr.src, pr.id, *now);
   }
 
   void access_changed() {
@@ -411,6 +412,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     std::string id;
     nlohmann::json value;
     std::int64_t version = 0;
+    std::string src;  // the client id of the connection it came from
   };
   struct Waiter {
     Callback<Submitted> done;
@@ -744,8 +746,9 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
         continue;
       }
       std::string id = std::move(presences_[i].id);
+      std::string src = std::move(presences_[i].src);
       presences_.erase(presences_.begin() + static_cast<std::ptrdiff_t>(i));
-      if (announce_removal) announce(raw, id, {});
+      if (announce_removal) announce(raw, src, id, {});
     }
   }
 
@@ -762,10 +765,11 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     return pr.value.dump();
   }
 
-  void announce(const DocListener* from, std::string_view id, std::string_view value) {
+  void announce(const DocListener* from, std::string_view src, std::string_view id,
+                std::string_view value) {
     for (auto& l : listeners_) {
       if (l.raw == from) continue;
-      if (auto s = l.weak.lock()) s->on_presence(id, value, durable_version_);
+      if (auto s = l.weak.lock()) s->on_presence(id, value, durable_version_, src);
     }
   }
 

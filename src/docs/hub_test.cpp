@@ -81,7 +81,9 @@ class Recorder final : public DocListener {
     ops_.push_back(op);
     cv_.notify_all();
   }
-  void on_presence(std::string_view id, std::string_view value, std::int64_t version) override {
+  void on_presence(std::string_view id, std::string_view value, std::int64_t version,
+                   std::string_view src) override {
+    EXPECT_FALSE(src.empty());
     std::lock_guard lock(mu_);
     presence_.emplace_back(std::string(id), std::string(value));
     cv_.notify_all();

@@ -78,9 +78,10 @@ class DocListener {
   /// the version the subscription started at.
   virtual void on_op(const CommittedOpPtr& op) = 0;
   /// Another client's presence on this document (already transformed to the
-  /// current version), or its removal (value empty).
+  /// current version), or its removal (value empty). `src` is the client id
+  /// of the connection it came from (its own ops move it as its own).
   virtual void on_presence(std::string_view presence_id, std::string_view value_json,
-                           std::int64_t version) {}
+                           std::int64_t version, std::string_view src) {}
   /// The subscription is over (the listener is dropped after this call).
   virtual void on_ended(const Ended& why) = 0;
   /// The connection's client id (ShareDB `src`): ops it submitted are not

@@ -124,8 +124,8 @@ class Listener final : public DocListener {
   Listener(std::weak_ptr<Conn> conn, std::string doc_id, Kind kind, std::string src)
       : conn_(std::move(conn)), doc_id_(std::move(doc_id)), kind_(kind), src_(std::move(src)) {}
   void on_op(const CommittedOpPtr& op) override;
-  void on_presence(std::string_view presence_id, std::string_view value_json,
-                   std::int64_t version) override;
+  void on_presence(std::string_view presence_id, std::string_view value_json, std::int64_t version,
+                   std::string_view src) override;
   void on_ended(const Ended& why) override;
   std::string_view client_id() const override { return src_; }
   const std::string& doc_id() const { return doc_id_; }
@@ -266,7 +266,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
     if (s) s->send_shared(ctx_->op_message(op));
   }
   void deliver_presence(const Listener* l, std::string_view presence_id,
-                        std::string_view value_json, std::int64_t version) {
+                        std::string_view value_json, std::int64_t version, std::string_view src) {
     std::shared_ptr<net::WebSocketSession> s;
     std::int64_t pv = 0;
     {
@@ -276,7 +276,8 @@ class Conn final : public std::enable_shared_from_this<Conn> {
       s = session_;
       pv = ++presence_version_;
     }
-    if (s) s->send_text(sdb::presence_message(l->doc_id(), presence_id, value_json, pv, version));
+    if (s)
+      s->send_text(sdb::presence_message(l->doc_id(), presence_id, value_json, pv, version, src));
   }
   void ended(const Listener* l, const Ended& why) {
     std::shared_ptr<net::WebSocketSession> s;
@@ -709,9 +710,9 @@ void Listener::on_op(const CommittedOpPtr& op) {
   if (auto c = conn_.lock()) c->deliver_op(this, op);
 }
 void Listener::on_presence(std::string_view presence_id, std::string_view value_json,
-                           std::int64_t version) {
+                           std::int64_t version, std::string_view src) {
   if (kind_ != Kind::kPresence) return;
-  if (auto c = conn_.lock()) c->deliver_presence(this, presence_id, value_json, version);
+  if (auto c = conn_.lock()) c->deliver_presence(this, presence_id, value_json, version, src);
 }
 void Listener::on_ended(const Ended& why) {
   if (auto c = conn_.lock()) c->ended(this, why);

@@ -188,7 +188,8 @@ class FakeSync final : public SyncService {
     post([=, this, id = std::string(doc_id), pid = std::string(presence_id),
           value = std::string(value_json)] {
       for (auto& w : listeners_[id])
-        if (auto l = w.lock(); l && l.get() != from) l->on_presence(pid, value, version);
+        if (auto l = w.lock(); l && l.get() != from)
+          l->on_presence(pid, value, version, from->client_id());
     });
   }
 

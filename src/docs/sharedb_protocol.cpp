@@ -462,11 +462,17 @@ std::string presence_ack(std::string_view ch, std::string_view presence_id, std:
 }
 
 std::string presence_message(std::string_view doc_id, std::string_view presence_id,
-                             std::string_view value_json, std::int64_t pv, std::int64_t version) {
+                             std::string_view value_json, std::int64_t pv, std::int64_t version,
+                             std::string_view src) {
   std::string out = head(Action::kPresence);
   out += ",\"ch\":";
   append_string(out, std::string(kCollection) + "." + std::string(doc_id));
-  out += ",\"src\":null,\"id\":";
+  out += ",\"src\":";
+  if (src.empty())
+    out += "null";
+  else
+    append_string(out, src);
+  out += ",\"id\":";
   append_string(out, presence_id);
   out += ",\"p\":";
   if (value_json.empty())

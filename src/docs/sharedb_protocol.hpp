@@ -146,10 +146,12 @@ std::string snapshot_reply(Action a, std::int64_t request_id, const Snapshot& s)
 std::string presence_subscription_reply(Action a, std::string_view ch, std::int64_t seq);
 /// The acknowledgement of a presence update: {"a":"p","ch","id","pv"}.
 std::string presence_ack(std::string_view ch, std::string_view presence_id, std::int64_t pv);
-/// Another client's presence: {"a":"p","ch","src":null,"id","p","pv","c","d","v","t"};
-/// an empty value_json is sent as null (removed).
+/// Another client's presence: {"a":"p","ch","src","id","p","pv","c","d","v","t"}
+/// (`src` the sending client's id, null if empty); an empty value_json is
+/// sent as null (removed).
 std::string presence_message(std::string_view doc_id, std::string_view presence_id,
-                             std::string_view value_json, std::int64_t pv, std::int64_t version);
+                             std::string_view value_json, std::int64_t pv, std::int64_t version,
+                             std::string_view src);
 /// A reply that carries nothing but its action: {"a":"pp"}, {"a":"pr"}.
 std::string bare_reply(Action a);
 /// An error reply: the request's routing fields (never its payload) and

@@ -250,9 +250,11 @@ TEST(SharedbProtocol, SerialisesReplies) {
             R"({"a":"ps","ch":"docs.d1","seq":2})");
   EXPECT_EQ(presence_ack("docs.d1", "p1", 3), R"({"a":"p","ch":"docs.d1","id":"p1","pv":3})");
   EXPECT_EQ(
-      presence_message("d1", "p1", R"({"index":1})", 2, 7),
-      R"({"a":"p","ch":"docs.d1","src":null,"id":"p1","p":{"index":1},"pv":2,"c":"docs","d":"d1","v":7,"t":"http://sharejs.org/types/text-unicode"})");
-  EXPECT_EQ(presence_message("d1", "p1", "", 3, 7).find(R"("p":null)") != std::string::npos, true);
+      presence_message("d1", "p1", R"({"index":1})", 2, 7, "c9"),
+      R"({"a":"p","ch":"docs.d1","src":"c9","id":"p1","p":{"index":1},"pv":2,"c":"docs","d":"d1","v":7,"t":"http://sharejs.org/types/text-unicode"})");
+  EXPECT_EQ(presence_message("d1", "p1", "", 3, 7, "").find(R"("src":null,"id":"p1","p":null)") !=
+                std::string::npos,
+            true);
   EXPECT_EQ(bare_reply(Action::kPing), R"({"a":"pp"})");
 }
 
