@@ -79,13 +79,6 @@ Share share_from(const Row& r) {
   return s;
 }
 
-std::optional<CommittedOp::Kind> op_kind(std::string_view k) {
-  if (k == "create") return CommittedOp::Kind::kCreate;
-  if (k == "edit") return CommittedOp::Kind::kEdit;
-  if (k == "delete") return CommittedOp::Kind::kDelete;
-  return std::nullopt;
-}
-
 // LIKE pattern for "contains s", with '!' escaping the pattern characters.
 std::string contains_pattern(std::string_view s) {
   std::string out = "%";
@@ -284,7 +277,7 @@ Result<std::vector<VersionInfo>> list_versions(Tx& tx, std::string_view tenant_i
     v.author_id = r.text(1);
     v.ts_ms = r.i64(2);
     v.size = r.i64(3);
-    v.kind = op_kind(r.text(4)).value_or(CommittedOp::Kind::kEdit);
+    v.kind = parse_op_kind(r.text(4)).value_or(CommittedOp::Kind::kEdit);
     out.push_back(std::move(v));
   }
   return out;

@@ -22,18 +22,6 @@ namespace {
 // whole tenant (whose grantee id is empty) is named "tenant/-".
 constexpr std::string_view kTenantGranteeInPath = "-";
 
-std::string_view kind_name(CommittedOp::Kind k) {
-  switch (k) {
-    case CommittedOp::Kind::kCreate:
-      return "create";
-    case CommittedOp::Kind::kDelete:
-      return "delete";
-    case CommittedOp::Kind::kEdit:
-      break;
-  }
-  return "edit";
-}
-
 json to_json(const Document& d) {
   json j = {{"id", d.id},
             {"tenantId", d.tenant_id},
@@ -60,7 +48,7 @@ json to_json(const VersionInfo& v) {
           {"authorId", v.author_id},
           {"time", rfc3339_ms(v.ts_ms)},
           {"size", v.size},
-          {"kind", kind_name(v.kind)}};
+          {"kind", op_kind_name(v.kind)}};
 }
 
 Response error_reply(const Error& e) { return Response::error(e); }

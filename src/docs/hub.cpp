@@ -240,7 +240,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     if (!s.src.empty()) {
       for (const auto& c : since) {
         if (c->src == s.src && c->seq == s.seq) {
-          return already(c->version, since, s.base_version, done);
+          return already(c->version, since, done);
         }
       }
     }
@@ -528,7 +528,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     return out;
   }
 
-  void already(std::int64_t version, const std::vector<CommittedOpPtr>& since, std::int64_t base,
+  void already(std::int64_t version, const std::vector<CommittedOpPtr>& since,
                Callback<Submitted>& done) {
     Submitted r;
     r.version = version;
@@ -537,7 +537,6 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
       if (c->version >= version) break;
       r.missed.push_back(c);
     }
-    (void)base;
     if (version < durable_version_) return done(std::move(r));
     for (auto& p : pending_) {
       if (p.op->version == version) {

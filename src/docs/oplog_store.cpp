@@ -9,18 +9,6 @@ namespace office::docs::oplog {
 
 namespace {
 
-std::string_view kind_name(CommittedOp::Kind k) {
-  switch (k) {
-    case CommittedOp::Kind::kCreate:
-      return "create";
-    case CommittedOp::Kind::kDelete:
-      return "delete";
-    case CommittedOp::Kind::kEdit:
-      break;
-  }
-  return "edit";
-}
-
 constexpr std::string_view kOpColumns = "version, kind, op, src, seq, author_id, ts_ms";
 
 }  // namespace
@@ -43,8 +31,13 @@ Result<CommittedOpPtr> decode_row(const storage::Row& row, std::string_view tena
   op->tenant_id = tenant;
   op->doc_id = doc;
   op->version = row.i64(0);
-  const std::string& kind = row.text(1);
-  if (kind == "edit") {
+  const auto kind = parse_op_kind(row.text(1));
+  if (!kind) {
+    return Error::internal("op log of document " + std::string(doc) + " version " +
+                           std::to_string(op->version) + " has an unknown kind");
+  }
+  op->kind = *kind;
+  if (*kind == CommittedOp::Kind::kEdit) {
     auto parsed = ot::parse_op(row.text(2));
     if (!parsed) {
       return Error{ErrorCode::kInternal, "op log of document " + std::string(doc) + " version " +
@@ -52,11 +45,8 @@ Result<CommittedOpPtr> decode_row(const storage::Row& row, std::string_view tena
                                              " is unreadable: " + parsed.error().message};
     }
     op->op = std::move(*parsed);
-  } else if (kind == "create") {
-    op->kind = CommittedOp::Kind::kCreate;
+  } else if (*kind == CommittedOp::Kind::kCreate) {
     op->create_text = row.text(2);
-  } else {
-    op->kind = CommittedOp::Kind::kDelete;
   }
   op->src = row.text(3);
   op->seq = row.i64(4);
@@ -162,8 +152,8 @@ Status append(storage::Tx& tx, const CommittedOp& op, std::int64_t size_after,
   auto inserted = tx.exec(
       "INSERT INTO doc_ops (tenant_id, doc_id, version, kind, op, src, seq, author_id, ts_ms, "
       "size) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-      {op.tenant_id, op.doc_id, op.version, std::string(kind_name(op.kind)), encode_op(op), op.src,
-       op.seq, op.author_id, op.ts_ms, size_after});
+      {op.tenant_id, op.doc_id, op.version, std::string(op_kind_name(op.kind)), encode_op(op),
+       op.src, op.seq, op.author_id, op.ts_ms, size_after});
   if (!inserted) return inserted.error();
   if (!update_catalogue) return {};
   return update_row(tx, op.tenant_id, op.doc_id, op.version + 1, size_after, op.ts_ms);

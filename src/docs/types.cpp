@@ -48,6 +48,25 @@ std::optional<GranteeKind> parse_grantee_kind(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view op_kind_name(CommittedOp::Kind k) {
+  switch (k) {
+    case CommittedOp::Kind::kCreate:
+      return "create";
+    case CommittedOp::Kind::kDelete:
+      return "delete";
+    case CommittedOp::Kind::kEdit:
+      break;
+  }
+  return "edit";
+}
+
+std::optional<CommittedOp::Kind> parse_op_kind(std::string_view name) {
+  if (name == "create") return CommittedOp::Kind::kCreate;
+  if (name == "edit") return CommittedOp::Kind::kEdit;
+  if (name == "delete") return CommittedOp::Kind::kDelete;
+  return std::nullopt;
+}
+
 const std::string& CommittedOp::sharedb_fields() const {
   std::call_once(once_, [this] {
     std::string& out = sharedb_fields_;

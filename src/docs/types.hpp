@@ -73,6 +73,10 @@ struct CommittedOp {
 };
 using CommittedOpPtr = std::shared_ptr<const CommittedOp>;
 
+/// "create", "edit", "delete": the op log's and the REST API's name of a kind.
+std::string_view op_kind_name(CommittedOp::Kind k);
+std::optional<CommittedOp::Kind> parse_op_kind(std::string_view name);
+
 /// The ShareDB type URI of text-unicode (what `create` names).
 inline constexpr std::string_view kTextUnicodeType = "http://sharejs.org/types/text-unicode";
 
