@@ -5,6 +5,7 @@
 JOBS ?= $(shell nproc)
 DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
+GRPC_LISTEN ?= 127.0.0.1:9090
 
 setup:
 	@bash scripts/setup.sh
@@ -13,9 +14,9 @@ build-release: setup
 	@cmake --preset release >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 
-# Starts the monolith on http://$(LISTEN) with its SQLite database under $(DATA_DIR).
+# Starts the monolith on http://$(LISTEN) (gRPC on $(GRPC_LISTEN)) with its SQLite database under $(DATA_DIR).
 run: build-release
-	./build/release/cmd/office-suite/office-suite serve --listen $(LISTEN) --data-dir $(DATA_DIR)
+	./build/release/cmd/office-suite/office-suite serve --listen $(LISTEN) --grpc-listen $(GRPC_LISTEN) --data-dir $(DATA_DIR)
 
 build: setup
 	@cmake --preset dev >/dev/null

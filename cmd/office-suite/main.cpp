@@ -21,6 +21,10 @@ int main(int argc, char** argv) {
   serve->add_option("--listen", listen, "HOST:PORT to listen on (port 0: any free port)");
   serve->add_option("--data-dir", data_dir, "directory for the database and keys");
   serve->add_option("--port-file", port_file, "write the bound port to this file");
+  std::string grpc_listen, grpc_port_file;
+  serve->add_option("--grpc-listen", grpc_listen,
+                    "HOST:PORT for the gRPC server (UserService, DocSync); default: none");
+  serve->add_option("--grpc-port-file", grpc_port_file, "write the bound gRPC port to this file");
   serve->add_option("--database", database,
                     "postgresql://... to use PostgreSQL (default: SQLite in the data dir)");
 
@@ -69,6 +73,8 @@ int main(int argc, char** argv) {
   if (!listen.empty()) overrides.emplace_back("server.listen", listen);
   if (!data_dir.empty()) overrides.emplace_back("data_dir", data_dir);
   if (!port_file.empty()) overrides.emplace_back("server.port_file", port_file);
+  if (!grpc_listen.empty()) overrides.emplace_back("server.grpc_listen", grpc_listen);
+  if (!grpc_port_file.empty()) overrides.emplace_back("server.grpc_port_file", grpc_port_file);
   if (!database.empty()) overrides.emplace_back("database.url", database);
   auto config = office::load_config(
       config_file.empty() ? std::nullopt : std::optional<std::string>(config_file), env, overrides);

@@ -17,15 +17,18 @@
 #include "core/scheduler.hpp"
 #include "core/secret_file.hpp"
 #include "docs/catalog.hpp"
+#include "docs/grpc_server.hpp"
 #include "docs/http_routes.hpp"
 #include "docs/hub.hpp"
 #include "docs/schema.hpp"
 #include "docs/sharedb_adapter.hpp"
+#include "identity/grpc_server.hpp"
 #include "identity/http_routes.hpp"
 #include "identity/service_impl.hpp"
 #include "identity/store.hpp"
 #include "identity/token_keys.hpp"
 #include "net/server.hpp"
+#include "rpc/server.hpp"
 #include "storage/database.hpp"
 
 namespace office::net {
@@ -60,9 +63,13 @@ struct App::Impl {
   std::unique_ptr<net::HttpServer> server;
   std::unique_ptr<ThreadScheduler> scheduler;  // session expiry, purges
   std::uint16_t port = 0;
+  // gRPC (when server.grpc_listen is set): the services outlive the server.
+  std::vector<std::shared_ptr<grpc::Service>> grpc_services;
+  std::unique_ptr<rpc::Server> grpc_server;
 
   ~Impl() { stop_documents(); }
   void stop_documents() {
+    if (grpc_server) grpc_server->shutdown();  // its streams hold documents open
     if (hub) hub->shutdown(std::chrono::seconds(10));
     if (docs_pool) docs_pool->shutdown();
   }
@@ -167,6 +174,46 @@ void register_static_assets(net::Router& router) {
   router.add_static(net::swagger_assets());
   router.add_static(net::public_assets(), {{"/", "/index.html"}});
 }
+
+namespace {
+
+// The gRPC server on server.grpc_listen: UserService and DocSync, with the
+// same authentication as HTTP and streams that end with their session.
+Status start_grpc(const Config& config, identity::IdentityService& identity, docs::Hub& hub,
+                  std::vector<std::shared_ptr<grpc::Service>>& services,
+                  std::unique_ptr<rpc::Server>& server) {
+  if (config.server.grpc_listen.empty()) return {};
+  auto listen = parse_listen_address(config.server.grpc_listen);
+  if (!listen) return listen.error();
+  rpc::ServerOptions o;
+  o.host = listen->first;
+  o.port = listen->second;
+  o.max_message_bytes = config.server.ws_max_message_bytes;
+  o.shutdown_grace = std::chrono::milliseconds(config.server.shutdown_grace_ms);
+  o.access_log = config.server.access_log;
+  identity::IdentityService* id = &identity;
+  o.authenticate = [id](std::string_view token) -> Result<Principal> {
+    if (auto p = id->cached_principal(token)) return *p;
+    return id->authenticate(token);
+  };
+  docs::GrpcSyncOptions sync;
+  sync.watch = [id](const Principal& p, identity::SessionWatch::EndFn end) {
+    return id->watch(p, std::move(end));
+  };
+  services.push_back(identity::make_user_grpc_service(identity));
+  services.push_back(docs::make_doc_sync_service(hub, sync));
+  server = std::make_unique<rpc::Server>(o);
+  for (auto& svc : services) server->add_service(svc.get());
+  auto port = server->start();
+  if (!port) return port.error();
+  if (!config.server.grpc_port_file.empty())
+    if (auto st = write_port_file(config.server.grpc_port_file, *port); !st) return st.error();
+  spdlog::info("office-suite gRPC listening on {}:{}",
+               o.host.find(':') != std::string::npos ? "[" + o.host + "]" : o.host, *port);
+  return {};
+}
+
+}  // namespace
 
 App::App() : impl_(std::make_unique<Impl>()) {}
 App::~App() = default;
@@ -276,6 +323,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   docs::register_sharedb_route(s.router, *s.hub, *s.identity, sharedb);
   s.scheduler = start_timers(s.identity.get(), s.maintenance.get(), config);
   register_static_assets(s.router);
+  if (auto st = start_grpc(config, *s.identity, *s.hub, s.grpc_services, s.grpc_server); !st)
+    return st.error();
   if (!config.server.port_file.empty())
     if (auto st = write_port_file(config.server.port_file, s.port); !st) return st.error();
   spdlog::info("office-suite listening on http://{}:{} (data_dir {}, database {})",
@@ -304,7 +353,9 @@ Result<std::string> rotate_signing_key(const Config& config) {
 
 int App::run() {
   impl_->server->run(true);
-  impl_->stop_documents();  // milestones and commits in flight, before the process exits
+  // The gRPC server (graceful), then milestones and commits in flight,
+  // before the process exits.
+  impl_->stop_documents();
   spdlog::info("office-suite stopped");
   spdlog::default_logger()->flush();
   return 0;

@@ -83,6 +83,12 @@ const std::vector<KeyDef>& key_defs() {
                   OFFICE_FIELD(server.listen)),
       make_string("server.port_file", "write the bound port to this file once listening",
                   OFFICE_FIELD(server.port_file)),
+      make_string("server.grpc_listen",
+                  "address of the gRPC server (UserService, DocSync), host:port (port 0: any "
+                  "free port); empty: no gRPC server",
+                  OFFICE_FIELD(server.grpc_listen)),
+      make_string("server.grpc_port_file", "write the bound gRPC port to this file once listening",
+                  OFFICE_FIELD(server.grpc_port_file)),
       make_uint("server.io_threads", "I/O threads (0: one per core)",
                 OFFICE_FIELD(server.io_threads)),
       make_uint("server.worker_threads",
@@ -400,6 +406,10 @@ Result<std::vector<std::string>> public_origins(const Config& c, std::uint16_t b
 
 Status validate_config(const Config& c) {
   if (auto r = parse_listen_address(c.server.listen); !r) return r.error();
+  if (!c.server.grpc_listen.empty())
+    if (auto r = parse_listen_address(c.server.grpc_listen); !r)
+      return Error::invalid("server.grpc_listen must be host:port, got '" + c.server.grpc_listen +
+                            "'");
   if (auto o = public_origins(c, 1); !o) return o.error();
   static const char* kLevels[] = {"trace", "debug", "info", "warn", "error", "off"};
   if (std::none_of(std::begin(kLevels), std::end(kLevels),

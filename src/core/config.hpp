@@ -18,11 +18,13 @@ namespace office {
 /// config_keys(); a test keeps them in step).
 struct Config {
   struct Server {
-    std::string listen = "127.0.0.1:8080";      ///< host:port; port 0 binds a free port
-    std::string port_file;                      ///< if set, the bound port is written here
-    unsigned io_threads = 0;                    ///< 0 = number of cores
-    unsigned worker_threads = 4;                ///< the worker pool: handlers that may block
-    std::uint64_t worker_queue = 1024;          ///< requests waiting for a worker; beyond: 503
+    std::string listen = "127.0.0.1:8080";  ///< host:port; port 0 binds a free port
+    std::string port_file;                  ///< if set, the bound port is written here
+    std::string grpc_listen;                ///< host:port of the gRPC server; empty: no gRPC server
+    std::string grpc_port_file;             ///< if set, the bound gRPC port is written here
+    unsigned io_threads = 0;                ///< 0 = number of cores
+    unsigned worker_threads = 4;            ///< the worker pool: handlers that may block
+    std::uint64_t worker_queue = 1024;      ///< requests waiting for a worker; beyond: 503
     std::uint64_t handler_timeout_ms = 10'000;  ///< request deadline; still queued then: 503
     std::uint64_t readiness_period_ms = 1'000;  ///< how often /readyz's check runs
     std::uint64_t max_body_bytes = 1 << 20;
