@@ -258,7 +258,7 @@ TEST_F(DocSyncGrpcTest, BadRequestsGetAnErrorEachAndTheStreamGoesOn) {
   req.clear_op();
   req.add_op()->set_insert("x");
   req.set_base_version(50);
-  expect_error(req, "INVALID_ARGUMENT", "version from the future");
+  expect_error(req, "FAILED_PRECONDITION", "version from the future");
   req.set_base_version(1);
   req.set_seq(0);
   expect_error(req, "INVALID_ARGUMENT", "seq 0");

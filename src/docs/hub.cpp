@@ -217,9 +217,11 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
       return done(Error::exhausted("the document has too many uncommitted ops; try again", 1));
     }
     if (s.base_version < 0 || s.base_version > head_version_) {
-      return done(Error::invalid("op version " + std::to_string(s.base_version) +
-                                 " is newer than the document (version " +
-                                 std::to_string(head_version_) + ")"));
+      // kFailedPrecondition, apart from bad ops: ShareDB names this case.
+      return done(
+          Error{ErrorCode::kFailedPrecondition, "op version " + std::to_string(s.base_version) +
+                                                    " is newer than the document (version " +
+                                                    std::to_string(head_version_) + ")"});
     }
 
     auto op = std::make_shared<CommittedOp>();

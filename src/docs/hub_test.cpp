@@ -265,7 +265,7 @@ TEST_P(HubTest, BadOpsGetClearErrorsAndChangeNothing) {
   ASSERT_TRUE(create(alice_, "d", "abc").ok());
   auto future = submit(alice_, "d", 7, ot::make_insert(0, "x"));
   ASSERT_FALSE(future.ok());
-  EXPECT_EQ(future.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(future.error().code, ErrorCode::kFailedPrecondition);
   EXPECT_NE(future.error().message.find("newer"), std::string::npos);
   auto too_long = submit(alice_, "d", 1, {ot::Component::skip(10), ot::Component::insert("x")});
   ASSERT_FALSE(too_long.ok());

@@ -142,7 +142,7 @@ class SyncService {
     std::vector<CommittedOpPtr> missed;
   };
   /// ShareDB's submit: permission; base version checks (newer than the
-  /// document: kInvalidArgument); transform over every op committed since
+  /// document: kFailedPrecondition); transform over every op committed since
   /// base_version; de-duplicate by (src, seq); apply (refused ops:
   /// kInvalidArgument with the OT engine's message); commit durably (group
   /// commit); then `done` and on_op to every other subscriber. `done` is

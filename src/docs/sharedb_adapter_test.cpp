@@ -130,7 +130,8 @@ class FakeSync final : public SyncService {
       }
       Doc& d = it->second;
       std::int64_t current = static_cast<std::int64_t>(d.log.size());
-      if (s.base_version > current) return done(Error::invalid("op version is in the future"));
+      if (s.base_version > current)
+        return done(Error{ErrorCode::kFailedPrecondition, "op version is in the future"});
       for (const auto& c : d.log)
         if (c->src == s.src && c->seq == s.seq)
           return done(Submitted{.version = c->version, .duplicate = true, .missed = {}});
@@ -534,7 +535,7 @@ TEST_F(SharedbAdapter, MapsSubmitErrors) {
                 json::parse(R"({"a":"op","c":"docs","d":"nope","v":1,"seq":1,"op":["x"]})"))),
             "ERR_DOC_DOES_NOT_EXIST");
   json future = a.send(json::parse(R"({"a":"op","c":"docs","d":"d1","v":9,"seq":2,"op":["x"]})"));
-  EXPECT_EQ(error_code(future), "ERR_OT_OP_NOT_APPLIED");
+  EXPECT_EQ(error_code(future), "ERR_OP_VERSION_NEWER_THAN_CURRENT_SNAPSHOT");
   EXPECT_EQ(future["v"], 9);
   EXPECT_EQ(error_code(a.send(
                 json::parse(R"({"a":"op","c":"docs","d":"d1","v":1,"seq":3,"op":[99,"x"]})"))),

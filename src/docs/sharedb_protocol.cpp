@@ -584,9 +584,12 @@ ProtocolError to_protocol_error(Action a, const Error& e) {
       // An op refused for lack of a role: the client rolls it back quietly
       // (ShareDB's intended answer to a rejected submit, as sharedb-access does).
       return pe(a == Action::kOp ? code::kOpRejected : code::kPermissionDenied, e.message);
+    case ErrorCode::kFailedPrecondition:
+      // The hub's answer to an op whose version is newer than the document.
+      if (a == Action::kOp) return pe(code::kOpVersionNewer, e.message);
+      return pe(code::kBadMessage, e.message);
     case ErrorCode::kInvalidArgument:
     case ErrorCode::kConflict:
-    case ErrorCode::kFailedPrecondition:
       return pe(a == Action::kOp ? code::kOpNotApplied : code::kBadMessage, e.message);
     case ErrorCode::kPayloadTooLarge:
     case ErrorCode::kResourceExhausted:

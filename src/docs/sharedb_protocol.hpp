@@ -43,6 +43,7 @@ inline constexpr std::string_view kDocAlreadyCreated = "ERR_DOC_ALREADY_CREATED"
 inline constexpr std::string_view kOpRejected = "ERR_OP_SUBMIT_REJECTED";
 inline constexpr std::string_view kOpBadlyFormed = "ERR_OT_OP_BADLY_FORMED";
 inline constexpr std::string_view kOpNotApplied = "ERR_OT_OP_NOT_APPLIED";
+inline constexpr std::string_view kOpVersionNewer = "ERR_OP_VERSION_NEWER_THAN_CURRENT_SNAPSHOT";
 inline constexpr std::string_view kTypeNotRecognized = "ERR_DOC_TYPE_NOT_RECOGNIZED";
 inline constexpr std::string_view kSeqOverflow = "ERR_CONNECTION_SEQ_INTEGER_OVERFLOW";
 inline constexpr std::string_view kNotImplemented = "ERR_DATABASE_METHOD_NOT_IMPLEMENTED";
