@@ -323,5 +323,40 @@ TEST_F(DocSyncGrpcTest, AResubmittedOpLandsOnceAndTheSrcIsScopedToItsUser) {
   EXPECT_EQ(r2.op().src(), "carol/laptop");
 }
 
+TEST_F(DocSyncGrpcTest, RevokingAccessEndsTheSubscriptionAtOnce) {
+  auto s = raw("bob");
+  pb::EditRequest sub;
+  sub.set_doc_id("doc1");
+  sub.set_client_id("b");
+  sub.set_subscribe(true);
+  ASSERT_TRUE(s->stream->Write(sub));
+  auto snap = s->next();
+  ASSERT_EQ(snap.result_case(), pb::EditResponse::kSnapshot);
+  EXPECT_EQ(snap.snapshot().text(), "hello");
+  access_->grant("bob", Role::kNone);
+  hub_->access_changed("t1", "doc1");  // what the catalogue does on revoke
+  auto r = s->next();
+  ASSERT_EQ(r.result_case(), pb::EditResponse::kError) << r.DebugString();
+  EXPECT_EQ(r.error().code(), "NOT_FOUND");
+  EXPECT_EQ(r.error().seq(), 0);
+  // And nothing more arrives from it: alice's next op is not delivered; the
+  // next thing bob hears is the answer to his own (refused) op.
+  auto alice = client("alice", "a1");
+  ASSERT_TRUE(alice->open("doc1").ok());
+  ASSERT_TRUE(alice->edit("doc1", ot::make_insert(0, "A")).ok());
+  ASSERT_TRUE(alice->sync("doc1").ok());
+  pb::EditRequest op;
+  op.set_doc_id("doc1");
+  op.set_seq(1);
+  op.set_base_version(2);
+  op.add_op()->set_insert("B");
+  ASSERT_TRUE(s->stream->Write(op));
+  auto refused = s->next();
+  ASSERT_EQ(refused.result_case(), pb::EditResponse::kError) << refused.DebugString();
+  EXPECT_EQ(refused.error().code(), "NOT_FOUND");
+  EXPECT_EQ(refused.error().seq(), 1);
+  EXPECT_EQ(server_snapshot().text, "Ahello");
+}
+
 }  // namespace
 }  // namespace office::docs
