@@ -64,7 +64,8 @@ struct App::Impl {
   std::unique_ptr<ThreadScheduler> scheduler;  // session expiry, purges
   std::uint16_t port = 0;
   // gRPC (when server.grpc_listen is set): the services outlive the server.
-  std::vector<std::shared_ptr<grpc::Service>> grpc_services;
+  std::shared_ptr<grpc::Service> user_grpc;
+  std::unique_ptr<docs::DocSyncGrpc> doc_sync_grpc;
   std::unique_ptr<rpc::Server> grpc_server;
 
   ~Impl() { stop_documents(); }
@@ -180,7 +181,8 @@ namespace {
 // The gRPC server on server.grpc_listen: UserService and DocSync, with the
 // same authentication as HTTP and streams that end with their session.
 Status start_grpc(const Config& config, identity::IdentityService& identity, docs::Hub& hub,
-                  std::vector<std::shared_ptr<grpc::Service>>& services,
+                  std::shared_ptr<grpc::Service>& users,
+                  std::unique_ptr<docs::DocSyncGrpc>& doc_sync,
                   std::unique_ptr<rpc::Server>& server) {
   if (config.server.grpc_listen.empty()) return {};
   auto listen = parse_listen_address(config.server.grpc_listen);
@@ -200,10 +202,14 @@ Status start_grpc(const Config& config, identity::IdentityService& identity, doc
   sync.watch = [id](const Principal& p, identity::SessionWatch::EndFn end) {
     return id->watch(p, std::move(end));
   };
-  services.push_back(identity::make_user_grpc_service(identity));
-  services.push_back(docs::make_doc_sync_service(hub, sync));
+  users = identity::make_user_grpc_service(identity);
+  doc_sync = std::make_unique<docs::DocSyncGrpc>(hub, sync);
   server = std::make_unique<rpc::Server>(o);
-  for (auto& svc : services) server->add_service(svc.get());
+  server->add_service(users.get());
+  server->add_service(doc_sync->service());
+  // Edit streams never end by themselves: end them (clients reconnect)
+  // rather than hold the shutdown for the whole grace.
+  server->on_shutdown([d = doc_sync.get()] { d->drain(); });
   auto port = server->start();
   if (!port) return port.error();
   if (!config.server.grpc_port_file.empty())
@@ -323,7 +329,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   docs::register_sharedb_route(s.router, *s.hub, *s.identity, sharedb);
   s.scheduler = start_timers(s.identity.get(), s.maintenance.get(), config);
   register_static_assets(s.router);
-  if (auto st = start_grpc(config, *s.identity, *s.hub, s.grpc_services, s.grpc_server); !st)
+  if (auto st =
+          start_grpc(config, *s.identity, *s.hub, s.user_grpc, s.doc_sync_grpc, s.grpc_server);
+      !st)
     return st.error();
   if (!config.server.port_file.empty())
     if (auto st = write_port_file(config.server.port_file, s.port); !st) return st.error();

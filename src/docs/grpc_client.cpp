@@ -52,20 +52,39 @@ Error error_from(const grpc::Status& st) {
   return {c, st.ok() ? "stream ended" : st.error_message()};
 }
 
+// An end that a new stream may not have: the server went away, restarted,
+// drained, or found us too slow.
+bool worth_reconnecting(const grpc::Status& st) {
+  switch (st.error_code()) {
+    case grpc::UNAVAILABLE:
+    case grpc::CANCELLED:
+    case grpc::DEADLINE_EXCEEDED:
+    case grpc::RESOURCE_EXHAUSTED:
+    case grpc::ABORTED:
+    case grpc::INTERNAL:
+    case grpc::UNKNOWN:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 struct DocSyncClient::Impl {
   Options options;
   std::shared_ptr<grpc::Channel> channel;
   std::unique_ptr<pb::DocSync::Stub> stub;
-  grpc::ClientContext ctx;
-  std::unique_ptr<grpc::ClientReaderWriter<pb::EditRequest, pb::EditResponse>> stream;
   std::thread reader;
-  std::mutex write_mu;  // one Write at a time
+  std::mutex write_mu;  // one Write at a time; guards ctx and stream
+  std::unique_ptr<grpc::ClientContext> ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::EditRequest, pb::EditResponse>> stream;
+  bool finished = false;  // Finish() was called on `stream`
 
   // A document as the client sees it: the server's version plus its own
   // unacknowledged edits (in flight, then waiting), already in `text`.
   struct Replica {
+    bool requested = false;  // open() asked for it
     bool opened = false;
     std::string text;
     std::int64_t version = 0;
@@ -79,11 +98,70 @@ struct DocSyncClient::Impl {
   std::map<std::string, Replica, std::less<>> docs;
   std::int64_t seq = 0;
   std::optional<Error> ended;
+  bool closing = false;
+  int reconnects = 0;
   std::function<void(std::string_view)> on_change;
 
   bool write(const pb::EditRequest& r) {
     std::lock_guard lock(write_mu);
-    return stream->Write(r);
+    return !finished && stream->Write(r);
+  }
+
+  // A new stream (write_mu held).
+  void open_stream() {
+    finished = false;
+    ctx = std::make_unique<grpc::ClientContext>();
+    ctx->AddMetadata("authorization", "Bearer " + options.access_token);
+    if (!options.traceparent.empty()) ctx->AddMetadata("traceparent", options.traceparent);
+    stream = stub->SyncStream(ctx.get());
+  }
+
+  bool own(const std::string& src) const {
+    const std::string& id = options.client_id;
+    return src.size() > id.size() && src.compare(src.size() - id.size(), id.size(), id) == 0 &&
+           src[src.size() - id.size() - 1] == '/';
+  }
+
+  // After a broken stream: a new one, every open document resubscribed from
+  // its version (the ops since come first, in order, including our own op
+  // if it was committed: then it counts as its acknowledgement), then the
+  // op in flight again. False once reconnect_for passed or the client closes.
+  bool reconnect(std::chrono::steady_clock::time_point until) {
+    auto backoff = std::chrono::milliseconds(50);
+    for (;;) {
+      {
+        std::unique_lock lock(mu);
+        if (closing) return false;
+        if (std::chrono::steady_clock::now() >= until) return false;
+        cv.wait_for(lock, backoff, [&] { return closing; });
+        if (closing) return false;
+      }
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      if (!channel->WaitForConnected(std::chrono::system_clock::now() + backoff)) continue;
+      // write_mu first: an edit() racing with this either is in the resync
+      // list or writes to the new stream after it (a copy sent twice is
+      // de-duplicated by the server and its second ack ignored).
+      std::lock_guard wl(write_mu);
+      open_stream();
+      std::vector<pb::EditRequest> resync;
+      {
+        std::lock_guard lock(mu);
+        for (auto& [id, d] : docs) {
+          if (!d.requested || d.error) continue;
+          pb::EditRequest sub;
+          sub.set_doc_id(id);
+          sub.set_client_id(options.client_id);
+          sub.set_subscribe(true);
+          if (d.opened && d.version > 0) sub.set_from_version(d.version);
+          resync.push_back(std::move(sub));
+          if (d.inflight) resync.push_back(inflight_request(id, d));
+        }
+        reconnects++;
+      }
+      for (const auto& r : resync)
+        if (!stream->Write(r)) break;  // shows as the new stream's end
+      return true;
+    }
   }
 
   // Sends the replica's inflight op (mu held; the write happens after).
@@ -98,8 +176,43 @@ struct DocSyncClient::Impl {
   }
 
   void read_loop() {
+    auto last_good = std::chrono::steady_clock::now();
+    for (;;) {
+      read_stream(last_good);
+      grpc::Status st;
+      {
+        std::lock_guard wl(write_mu);
+        st = stream->Finish();
+        finished = true;
+      }
+      bool give_up;
+      {
+        std::lock_guard lock(mu);
+        give_up = closing || !worth_reconnecting(st) || options.reconnect_for.count() <= 0;
+        if (give_up) {
+          ended = error_from(st);
+          cv.notify_all();
+        }
+      }
+      if (give_up) return;
+      if (!reconnect(last_good + options.reconnect_for)) {
+        std::lock_guard lock(mu);
+        ended = error_from(st);
+        cv.notify_all();
+        return;
+      }
+    }
+  }
+
+  void read_stream(std::chrono::steady_clock::time_point& last_good) {
+    grpc::ClientReaderWriter<pb::EditRequest, pb::EditResponse>* s;
+    {
+      std::lock_guard wl(write_mu);
+      s = stream.get();  // replaced only by this thread (reconnect)
+    }
     pb::EditResponse resp;
-    while (stream->Read(&resp)) {
+    while (s->Read(&resp)) {
+      last_good = std::chrono::steady_clock::now();
       std::optional<pb::EditRequest> next;
       std::string changed;
       std::function<void(std::string_view)> notify;
@@ -112,10 +225,6 @@ struct DocSyncClient::Impl {
       if (next) write(*next);
       if (notify) notify(changed);
     }
-    grpc::Status st = stream->Finish();
-    std::lock_guard lock(mu);
-    ended = error_from(st);
-    cv.notify_all();
   }
 
   void handle(const pb::EditResponse& resp, std::optional<pb::EditRequest>& next,
@@ -152,6 +261,20 @@ struct DocSyncClient::Impl {
         if (o.version() > d.version) {
           d.error = Error::internal("missed ops: got version " + std::to_string(o.version()) +
                                     " at " + std::to_string(d.version));
+          return;
+        }
+        if (d.inflight && o.seq() == d.inflight_seq && own(o.src())) {
+          // Our own op, committed before the stream broke (its ack was
+          // lost): it is the acknowledgement. The resent copy's ack, a
+          // duplicate, is then ignored.
+          d.version = o.version() + 1;
+          d.inflight.reset();
+          if (d.pending) {
+            d.inflight = std::move(d.pending);
+            d.pending.reset();
+            d.inflight_seq = ++seq;
+            next = inflight_request(it->first, d);
+          }
           return;
         }
         if (o.has_create_text()) {
@@ -203,18 +326,30 @@ struct DocSyncClient::Impl {
 DocSyncClient::DocSyncClient() : impl_(std::make_unique<Impl>()) {}
 
 DocSyncClient::~DocSyncClient() {
-  if (impl_->stream) {
+  Impl& s = *impl_;
+  if (s.stream) {
     {
-      std::lock_guard lock(impl_->write_mu);
-      impl_->stream->WritesDone();
+      std::lock_guard lock(s.mu);
+      s.closing = true;
+      s.cv.notify_all();
+    }
+    {
+      std::lock_guard lock(s.write_mu);
+      if (!s.finished) s.stream->WritesDone();
     }
     // The server answers what is in flight and ends the stream; a server
     // that does not gets cancelled.
-    std::unique_lock lock(impl_->mu);
-    if (!impl_->cv.wait_for(lock, impl_->options.timeout, [&] { return impl_->ended.has_value(); }))
-      impl_->ctx.TryCancel();
+    bool done;
+    {
+      std::unique_lock lock(s.mu);
+      done = s.cv.wait_for(lock, s.options.timeout, [&] { return s.ended.has_value(); });
+    }
+    if (!done) {
+      std::lock_guard lock(s.write_mu);
+      s.ctx->TryCancel();
+    }
   }
-  if (impl_->reader.joinable()) impl_->reader.join();
+  if (s.reader.joinable()) s.reader.join();
 }
 
 Result<std::unique_ptr<DocSyncClient>> DocSyncClient::connect(const Options& options) {
@@ -225,9 +360,10 @@ Result<std::unique_ptr<DocSyncClient>> DocSyncClient::connect(const Options& opt
   if (!s.channel->WaitForConnected(std::chrono::system_clock::now() + options.timeout))
     return Error::unavailable("cannot reach " + options.target);
   s.stub = pb::DocSync::NewStub(s.channel);
-  s.ctx.AddMetadata("authorization", "Bearer " + options.access_token);
-  if (!options.traceparent.empty()) s.ctx.AddMetadata("traceparent", options.traceparent);
-  s.stream = s.stub->SyncStream(&s.ctx);
+  {
+    std::lock_guard lock(s.write_mu);
+    s.open_stream();
+  }
   s.reader = std::thread([&s] { s.read_loop(); });
   return c;
 }
@@ -239,12 +375,15 @@ Status DocSyncClient::open(std::string_view doc_id) {
     if (s.ended) return *s.ended;
     auto& d = s.docs[std::string(doc_id)];
     d = Impl::Replica();
+    d.requested = true;
   }
   pb::EditRequest r;
   r.set_doc_id(std::string(doc_id));
   r.set_client_id(s.options.client_id);
   r.set_subscribe(true);
-  if (!s.write(r)) return Error::unavailable("stream closed");
+  // A broken stream is not the answer: its end (or the reconnect, which
+  // subscribes again) is.
+  s.write(r);
   std::unique_lock lock(s.mu);
   auto it = s.docs.find(doc_id);
   bool ok = s.cv.wait_for(lock, s.options.timeout, [&] {
@@ -265,6 +404,7 @@ Status DocSyncClient::edit(std::string_view doc_id, const ot::Op& op) {
     if (it == s.docs.end() || !it->second.opened) return Error::invalid("open the document first");
     auto& d = it->second;
     if (d.error) return *d.error;
+    if (s.ended) return *s.ended;
     auto t = ot::apply_text(d.text, op);
     if (!t) return t.error();
     d.text = std::move(*t);
@@ -280,7 +420,9 @@ Status DocSyncClient::edit(std::string_view doc_id, const ot::Op& op) {
       d.pending = op;
     }
   }
-  if (send && !s.write(*send)) return Error::unavailable("stream closed");
+  // A write to a broken stream is not an error: the op stays in flight and
+  // goes again on the next stream (reconnect).
+  if (send) s.write(*send);
   return {};
 }
 
@@ -326,6 +468,11 @@ void DocSyncClient::on_change(std::function<void(std::string_view)> fn) {
 std::optional<Error> DocSyncClient::stream_error() const {
   std::lock_guard lock(impl_->mu);
   return impl_->ended;
+}
+
+int DocSyncClient::reconnects() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->reconnects;
 }
 
 }  // namespace office::docs

@@ -25,6 +25,11 @@ class DocSyncClient {
     std::string client_id;
     std::string traceparent;                   ///< optional W3C trace context for the stream
     std::chrono::milliseconds timeout{10000};  ///< for open() and connecting
+    /// When the stream breaks (server restart, network), reconnect for up to
+    /// this long: resubscribe every open document from its version and
+    /// resend the op in flight (its (client_id, seq) makes that safe), as the
+    /// sharedb client does. 0: never; the stream's end is then final.
+    std::chrono::milliseconds reconnect_for{30000};
   };
   /// Opens the stream. kUnavailable when the server cannot be reached.
   static Result<std::unique_ptr<DocSyncClient>> connect(const Options& options);
@@ -53,8 +58,12 @@ class DocSyncClient {
   /// Called on the client's reader thread after a remote op changed a
   /// document (must not call back into the client).
   void on_change(std::function<void(std::string_view doc_id)> fn);
-  /// The stream's end (kUnauthenticated, kUnavailable...), once it ended.
+  /// The stream's end (kUnauthenticated, kUnavailable...), once it ended
+  /// for good (after reconnecting failed, or an end that reconnecting cannot
+  /// help: a bad token, a refused caller).
   std::optional<Error> stream_error() const;
+  /// How many times the stream was re-established.
+  int reconnects() const;
 
  private:
   DocSyncClient();

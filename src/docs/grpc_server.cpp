@@ -498,20 +498,58 @@ class DocSyncService final : public pb::DocSync::CallbackService {
   grpc::ServerBidiReactor<pb::EditRequest, pb::EditResponse>* SyncStream(
       grpc::CallbackServerContext* ctx) override {
     auto stream = std::make_shared<Stream>(sync_, opts_, rpc::caller(ctx));
+    bool draining;
+    {
+      std::lock_guard lock(mu_);
+      draining = draining_;
+      if (!draining) {
+        // Forget streams that are over (they are gone once their reactor is).
+        if (++since_prune_ > 256) {
+          since_prune_ = 0;
+          std::erase_if(streams_, [](const auto& w) { return w.expired(); });
+        }
+        streams_.push_back(stream);
+      }
+    }
     auto* r = new Reactor(stream);
     r->start();
+    if (draining) stream->finish(shutting_down(), false);
     return r;
+  }
+  void drain() {
+    std::vector<std::weak_ptr<Stream>> streams;
+    {
+      std::lock_guard lock(mu_);
+      draining_ = true;
+      streams.swap(streams_);
+    }
+    for (auto& w : streams)
+      if (auto s = w.lock()) s->finish(shutting_down(), true);
   }
 
  private:
+  static grpc::Status shutting_down() {
+    return {grpc::UNAVAILABLE, "server shutting down; reconnect"};
+  }
   SyncService& sync_;
   const GrpcSyncOptions opts_;
+  std::mutex mu_;
+  std::vector<std::weak_ptr<Stream>> streams_;
+  std::size_t since_prune_ = 0;
+  bool draining_ = false;
 };
 
 }  // namespace
 
-std::shared_ptr<grpc::Service> make_doc_sync_service(SyncService& sync, GrpcSyncOptions options) {
-  return std::make_shared<DocSyncService>(sync, std::move(options));
-}
+struct DocSyncGrpc::Impl {
+  Impl(SyncService& sync, GrpcSyncOptions o) : service(sync, std::move(o)) {}
+  DocSyncService service;
+};
+
+DocSyncGrpc::DocSyncGrpc(SyncService& sync, GrpcSyncOptions options)
+    : impl_(std::make_unique<Impl>(sync, std::move(options))) {}
+DocSyncGrpc::~DocSyncGrpc() = default;
+grpc::Service* DocSyncGrpc::service() { return &impl_->service; }
+void DocSyncGrpc::drain() { impl_->service.drain(); }
 
 }  // namespace office::docs

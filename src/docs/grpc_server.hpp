@@ -40,9 +40,26 @@ struct GrpcSyncOptions {
   std::function<std::chrono::steady_clock::time_point()> now;
 };
 
-/// office.docs.v1.DocSync over `sync` (which must outlive the service).
-/// Callers are authenticated by rpc::Server's interceptor.
-std::shared_ptr<grpc::Service> make_doc_sync_service(SyncService& sync,
-                                                     GrpcSyncOptions options = {});
+/// office.docs.v1.DocSync over `sync` (which must outlive it). Callers are
+/// authenticated by rpc::Server's interceptor.
+class DocSyncGrpc {
+ public:
+  explicit DocSyncGrpc(SyncService& sync, GrpcSyncOptions options = {});
+  ~DocSyncGrpc();
+  DocSyncGrpc(const DocSyncGrpc&) = delete;
+  DocSyncGrpc& operator=(const DocSyncGrpc&) = delete;
+
+  /// What to register on rpc::Server.
+  grpc::Service* service();
+  /// Ends every open stream with UNAVAILABLE ("server shutting down;
+  /// reconnect") after what is queued for it, and refuses new streams the
+  /// same way: clients reconnect to another replica or after the restart.
+  /// For rpc::Server::on_shutdown.
+  void drain();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace office::docs

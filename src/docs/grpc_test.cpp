@@ -52,18 +52,7 @@ class DocSyncGrpcTest : public ::testing::Test {
     pool_ = std::make_unique<ThreadPool>(ThreadPoolOptions{"docs", 2, 4096});
     hub_ = std::make_unique<Hub>(*db_, *access_, *pool_, SystemClock::instance(), scheduler_,
                                  HubOptions{});
-    GrpcSyncOptions o;
-    o.ops_per_second = 1000;
-    o.op_burst = 1000;
-    service_ = make_doc_sync_service(*hub_, o);
-    rpc::ServerOptions so;
-    so.authenticate = fake_auth;
-    so.access_log = false;
-    server_ = std::make_unique<rpc::Server>(so);
-    server_->add_service(service_.get());
-    auto port = server_->start();
-    ASSERT_TRUE(port) << port.error().message;
-    target_ = "127.0.0.1:" + std::to_string(*port);
+    start_server(0);
     // The document: created by alice through the hub (as POST /api/v1/docs does).
     std::promise<Result<SyncService::Submitted>> created;
     SyncService::Submit s;
@@ -77,6 +66,23 @@ class DocSyncGrpcTest : public ::testing::Test {
     access_->grant("bob", Role::kEditor);
     access_->grant("carol", Role::kEditor);
     access_->grant("vic", Role::kViewer);
+  }
+  void start_server(std::uint16_t port) {
+    GrpcSyncOptions o;
+    o.ops_per_second = 1000;
+    o.op_burst = 1000;
+    service_ = std::make_unique<DocSyncGrpc>(*hub_, o);
+    rpc::ServerOptions so;
+    so.authenticate = fake_auth;
+    so.access_log = false;
+    so.port = port;
+    server_ = std::make_unique<rpc::Server>(so);
+    server_->add_service(service_->service());
+    server_->on_shutdown([this] { service_->drain(); });
+    auto bound = server_->start();
+    ASSERT_TRUE(bound) << bound.error().message;
+    port_ = *bound;
+    target_ = "127.0.0.1:" + std::to_string(*bound);
   }
   void TearDown() override {
     server_->shutdown();
@@ -127,9 +133,10 @@ class DocSyncGrpcTest : public ::testing::Test {
   std::unique_ptr<FakeAccess> access_;
   std::unique_ptr<ThreadPool> pool_;
   std::unique_ptr<Hub> hub_;
-  std::shared_ptr<grpc::Service> service_;
+  std::unique_ptr<DocSyncGrpc> service_;
   std::unique_ptr<rpc::Server> server_;
   std::string target_;
+  std::uint16_t port_ = 0;
 };
 
 TEST_F(DocSyncGrpcTest, ConcurrentRandomEditsConvergeToTheServersText) {
@@ -356,6 +363,47 @@ TEST_F(DocSyncGrpcTest, RevokingAccessEndsTheSubscriptionAtOnce) {
   EXPECT_EQ(refused.error().code(), "NOT_FOUND");
   EXPECT_EQ(refused.error().seq(), 1);
   EXPECT_EQ(server_snapshot().text, "Ahello");
+}
+
+TEST_F(DocSyncGrpcTest, TheClientReconnectsAcrossAServerRestartAndEveryEditLandsOnce) {
+  auto bob = client("bob", "b-restart");
+  ASSERT_TRUE(bob->open("doc1").ok());
+  auto alice = client("alice", "a-restart");
+  ASSERT_TRUE(alice->open("doc1").ok());
+  std::atomic<bool> stop{false};
+  std::atomic<int> made{0};
+  std::thread typist([&] {
+    while (!stop) {
+      if (bob->edit("doc1", ot::make_insert(0, "b")).ok()) made++;
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  std::this_thread::sleep_for(150ms);
+  // The server goes (its streams are ended: UNAVAILABLE) and comes back on
+  // the same port; bob keeps typing throughout.
+  server_->shutdown();
+  server_.reset();
+  service_.reset();
+  std::this_thread::sleep_for(100ms);
+  start_server(port_);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(alice->edit("doc1", ot::make_insert(0, "a")).ok());
+  std::this_thread::sleep_for(300ms);
+  stop = true;
+  typist.join();
+  ASSERT_TRUE(bob->sync("doc1", 0, 20s).ok());
+  ASSERT_TRUE(alice->sync("doc1", 0, 20s).ok());
+  auto snap = server_snapshot();
+  ASSERT_TRUE(bob->sync("doc1", snap.version, 20s).ok());
+  ASSERT_TRUE(alice->sync("doc1", snap.version, 20s).ok());
+  EXPECT_EQ(bob->text("doc1"), snap.text);
+  EXPECT_EQ(alice->text("doc1"), snap.text);
+  EXPECT_GE(bob->reconnects(), 1);
+  EXPECT_GE(alice->reconnects(), 1);
+  // Exactly once: as many b's as bob typed, five a's, and the rest.
+  EXPECT_EQ(std::count(snap.text.begin(), snap.text.end(), 'b'), made.load());
+  EXPECT_EQ(std::count(snap.text.begin(), snap.text.end(), 'a'), 5);
+  EXPECT_TRUE(snap.text.ends_with("hello"));
+  EXPECT_GT(made.load(), 20);
 }
 
 }  // namespace

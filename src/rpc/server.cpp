@@ -98,6 +98,7 @@ const std::vector<std::uint64_t>& MethodStats::bucket_bounds_us() {
 struct Server::Impl {
   ServerOptions options;
   std::vector<grpc::Service*> services;
+  std::vector<std::function<void()>> on_shutdown;
   std::unique_ptr<grpc::Server> server;
   std::uint16_t port = 0;
   std::once_flag shutdown_once;
@@ -220,6 +221,8 @@ Server::~Server() { shutdown(); }
 
 void Server::add_service(grpc::Service* service) { impl_->services.push_back(service); }
 
+void Server::on_shutdown(std::function<void()> fn) { impl_->on_shutdown.push_back(std::move(fn)); }
+
 Result<std::uint16_t> Server::start() {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -252,6 +255,7 @@ void Server::shutdown() {
   if (!impl_->server) return;
   std::call_once(impl_->shutdown_once, [this] {
     if (auto* health = impl_->server->GetHealthCheckService()) health->Shutdown();
+    for (auto& fn : impl_->on_shutdown) fn();
     impl_->server->Shutdown(std::chrono::system_clock::now() + impl_->options.shutdown_grace);
     impl_->server->Wait();
   });

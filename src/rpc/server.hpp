@@ -66,8 +66,13 @@ class Server {
   /// Binds and starts serving. Returns the bound port. kUnavailable when the
   /// address cannot be bound.
   Result<std::uint16_t> start();
-  /// Graceful: health turns NOT_SERVING, no new calls are accepted, running
-  /// calls get options.shutdown_grace to finish, then are cancelled. Idempotent.
+  /// Runs `fn` at the start of shutdown(), before the server waits for
+  /// running calls: long-lived streams end themselves there (a stream that
+  /// would otherwise hold the shutdown for the whole grace). Before start().
+  void on_shutdown(std::function<void()> fn);
+  /// Graceful: health turns NOT_SERVING, the on_shutdown functions run, no
+  /// new calls are accepted, running calls get options.shutdown_grace to
+  /// finish, then are cancelled. Idempotent.
   void shutdown();
 
   std::uint16_t port() const;
