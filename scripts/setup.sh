@@ -17,6 +17,8 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by tests and benchmarks
   wrk curl python3 hyperfine
+  # the browser the end-to-end tests drive (tests/e2e, playwright-core)
+  chromium
   # a throwaway PostgreSQL server per test run (tests/pg/pg_server.sh)
   postgresql
 )
