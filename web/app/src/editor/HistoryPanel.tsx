@@ -64,11 +64,12 @@ export function HistoryPanel({ docId, canRestore }: { docId: string; canRestore:
       )}
       {versions === null && !error && <p>Loading…</p>}
       <ol className="versions">
+        {/* An op applied at version v makes version v + 1: list the versions it makes. */}
         {versions?.map((v) => (
-          <li key={v.version} data-version={v.version}>
-            <button type="button" className="linklike" onClick={() => void view(v.version)}
-              aria-label={`View version ${v.version}`}>
-              v{v.version}
+          <li key={v.version} data-version={v.version + 1}>
+            <button type="button" className="linklike" onClick={() => void view(v.version + 1)}
+              aria-label={`View version ${v.version + 1}`}>
+              v{v.version + 1}
             </button>{" "}
             <span>{v.kind}</span> by <span className="author">{author(v.authorId)}</span>,{" "}
             <time dateTime={v.time}>{fmt.format(new Date(v.time))}</time>, {v.size} characters

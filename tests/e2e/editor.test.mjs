@@ -1,0 +1,158 @@
+// The collaborative editor in two (and three) real browsers against the real
+// server: convergence with emoji and CJK checked against the server's
+// snapshot, remote cursors, read-only viewers, offline edits sent exactly
+// once, undo of one's own edits only, a restored version reaching the other
+// user live, and axe-core on the editor.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  api, axeViolations, createDoc, editorText, launch, makeUsers, openDoc, screenshotPath, serverText, share,
+  signedIn, startServer, until,
+} from "./browser.mjs";
+
+let srv, browser, users, alice, bob;
+before(async () => {
+  srv = await startServer();
+  users = await makeUsers(srv, { alice: "Alice Martin", bob: "Bob 陈", carol: "Carol Viewer" });
+  browser = await launch();
+  alice = await signedIn(browser, srv, users.alice);
+  bob = await signedIn(browser, srv, users.bob);
+});
+after(async () => {
+  await browser?.close();
+  await srv?.stop();
+});
+
+async function sharedDoc(title) {
+  const doc = await createDoc(srv, users.alice.token, title);
+  await share(srv, users.alice.token, doc.id, users.bob.id, "editor");
+  return doc.id;
+}
+
+const count = (hay, needle) => hay.split(needle).length - 1;
+
+async function converged(id, ...pages) {
+  return until(async () => {
+    const server = await serverText(srv, users.alice.token, id);
+    for (const p of pages) if ((await editorText(p)) !== server) return null;
+    return server;
+  }, "the editors and the server to agree", 30000);
+}
+
+test("two users type concurrently (emoji, CJK): both editors and the server converge; each sees the other's cursor", async () => {
+  const id = await sharedDoc("Concurrent");
+  await openDoc(alice.page, srv, id);
+  await openDoc(bob.page, srv, id);
+  await alice.page.click(".cm-content");
+  await bob.page.click(".cm-content");
+  const a = "Alice 😀 says héllo 🇫🇷 ";
+  const b = "鲍勃说你好 🎉 ok ";
+  await Promise.all([
+    alice.page.keyboard.type(a, { delay: 15 }),
+    bob.page.keyboard.type(b, { delay: 15 }),
+  ]);
+  await alice.page.keyboard.press("Enter");
+  await alice.page.keyboard.type("第二行 ✅", { delay: 15 });
+  const text = await converged(id, alice.page, bob.page);
+  for (const s of [a.trim(), b.trim(), "第二行 ✅"]) assert.equal(count(text, s), 1, `${s} once in ${JSON.stringify(text)}`);
+  assert.equal([...text].length, [...a].length + [...b].length + 1 + [..."第二行 ✅"].length);
+
+  // Each sees the other's cursor, labelled with the other's name.
+  await alice.page.waitForSelector(".cm-remote-cursor-label:has-text('Bob 陈')");
+  await bob.page.waitForSelector(".cm-remote-cursor-label:has-text('Alice Martin')");
+  await alice.page.screenshot({ path: screenshotPath("editor-two-cursors.png") });
+  assert.deepEqual(await axeViolations(alice.page), []);
+});
+
+test("a viewer cannot type", async () => {
+  const id = await sharedDoc("Read only");
+  await share(srv, users.alice.token, id, users.carol.id, "viewer");
+  await openDoc(alice.page, srv, id);
+  await alice.page.click(".cm-content");
+  await alice.page.keyboard.type("Written by Alice.");
+  await converged(id, alice.page);
+  const carol = await signedIn(browser, srv, users.carol);
+  await openDoc(carol.page, srv, id);
+  await carol.page.waitForSelector("text=Read-only (viewer)");
+  assert.equal(await carol.page.getAttribute(".cm-content", "contenteditable"), "false");
+  await carol.page.click(".cm-content");
+  await carol.page.keyboard.type("CAROL WAS HERE");
+  await carol.page.keyboard.press("Enter");
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(await editorText(carol.page), "Written by Alice.");
+  assert.equal(await serverText(srv, users.alice.token, id), "Written by Alice.");
+  // She still sees live edits.
+  await alice.page.keyboard.type(" More.");
+  await until(async () => (await editorText(carol.page)) === "Written by Alice. More.", "the viewer to see the edit");
+  await carol.context.close();
+});
+
+test("edits made offline are sent on reconnect, exactly once", async () => {
+  const id = await sharedDoc("Offline");
+  await openDoc(alice.page, srv, id);
+  await openDoc(bob.page, srv, id);
+  await alice.page.click(".cm-content");
+  await alice.page.keyboard.type("online. ");
+  await converged(id, alice.page, bob.page);
+
+  await alice.context.setOffline(true);
+  await alice.page.waitForSelector('[data-state="offline"]');
+  await alice.page.keyboard.type("offline 一 ");
+  await alice.page.keyboard.type("two 😀");
+  await until(async () => Number(await alice.page.getAttribute("[data-state]", "data-pending")) > 0, "pending changes");
+  assert.match(await alice.page.textContent("[data-state]"), /Offline, \d+ pending change/);
+  // Bob types meanwhile; the server has not seen Alice's offline text.
+  await bob.page.click(".cm-content");
+  await bob.page.keyboard.press("Control+Home");
+  await bob.page.keyboard.type("Bob: ");
+  await until(async () => (await serverText(srv, users.alice.token, id)).startsWith("Bob: "), "Bob's edit on the server");
+  assert.equal(count(await serverText(srv, users.alice.token, id), "offline"), 0);
+
+  await alice.context.setOffline(false);
+  await alice.page.waitForSelector('[data-state="connected"][data-pending="0"]', { timeout: 30000 });
+  const text = await converged(id, alice.page, bob.page);
+  assert.equal(text, "Bob: online. offline 一 two 😀");
+  // Still once after a while (no late duplicate from a resend).
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await serverText(srv, users.alice.token, id), "Bob: online. offline 一 two 😀");
+});
+
+test("undo undoes only your own edits", async () => {
+  const id = await sharedDoc("Undo");
+  await openDoc(alice.page, srv, id);
+  await openDoc(bob.page, srv, id);
+  await alice.page.click(".cm-content");
+  await alice.page.keyboard.type("AAA");
+  await converged(id, alice.page, bob.page);
+  await bob.page.click(".cm-content");
+  await bob.page.keyboard.press("Control+End");
+  await bob.page.keyboard.type(" BBB");
+  await converged(id, alice.page, bob.page);
+  await alice.page.keyboard.press("Control+z");
+  const text = await converged(id, alice.page, bob.page);
+  assert.equal(text, " BBB");
+  await alice.page.keyboard.press("Control+Shift+z");
+  assert.equal(await converged(id, alice.page, bob.page), "AAA BBB");
+});
+
+test("restoring a version reaches the other user live", async () => {
+  const id = await sharedDoc("History");
+  await openDoc(alice.page, srv, id);
+  await openDoc(bob.page, srv, id);
+  await alice.page.click(".cm-content");
+  await alice.page.keyboard.type("First draft.");
+  await converged(id, alice.page, bob.page);
+  // The version after the last edit so far (the newest op applied at v - 1).
+  const log = await api(srv.base, "GET", `/api/v1/docs/${id}/versions`, { token: users.alice.token });
+  const v = log.json.versions[0].version + 1;
+  await alice.page.keyboard.type(" Second thoughts 🤔");
+  await converged(id, alice.page, bob.page);
+
+  await alice.page.click("button:has-text('History')");
+  await alice.page.click(`button[aria-label="View version ${v}"]`);
+  await alice.page.waitForSelector(`.version-text:has-text("First draft.")`);
+  assert.equal(await alice.page.textContent(".version-text"), "First draft.");
+  await alice.page.click(`button:has-text("Restore version ${v}")`);
+  await until(async () => (await editorText(bob.page)) === "First draft.", "Bob to see the restored text");
+  assert.equal(await converged(id, alice.page, bob.page), "First draft.");
+});
