@@ -8,7 +8,7 @@ import { api, axeViolations, launch, makeUsers, screenshotPath, signedIn, startS
 let srv, browser, users;
 before(async () => {
   srv = await startServer();
-  users = await makeUsers(srv, { alice: "Alice Martin" });
+  users = await makeUsers(srv, { alice: "Alice Martin", bob: "Bob Stone" });
   browser = await launch();
 });
 after(async () => {
@@ -75,6 +75,18 @@ test("sign in, the shell, create, rename, search, trash and restore, deep link, 
   await until(async () => (await titles()).length === 2, "the full list again");
   assert.deepEqual(await axeViolations(page), []);
   await page.screenshot({ path: screenshotPath("document-list.png") });
+
+  // Share with Bob as a viewer; the dialog lists who has access.
+  await page.click(`button[aria-label="Share Budget notes"]`);
+  await page.selectOption("select[name=grantee]", { label: `Bob Stone (${users.bob.email})` });
+  await page.selectOption("select[name=role]", "viewer");
+  await page.click("form.share-form button[type=submit]");
+  await page.waitForSelector(".shares li:has-text('Bob Stone')");
+  const budget = (await api(srv.base, "GET", "/api/v1/docs?q=Budget", { token: users.alice.token })).json.documents[0];
+  const shares = await api(srv.base, "GET", `/api/v1/docs/${budget.id}/shares`, { token: users.alice.token });
+  assert.deepEqual(shares.json.shares.map((s) => [s.kind, s.granteeId, s.role]), [["user", users.bob.id, "viewer"]]);
+  assert.deepEqual(await axeViolations(page), []);
+  await page.click("dialog button:has-text('Close')");
 
   // Trash, then restore from the trash.
   await page.click(`button[aria-label="Move Budget notes to the trash"]`);

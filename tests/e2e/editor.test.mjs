@@ -156,3 +156,50 @@ test("restoring a version reaches the other user live", async () => {
   await until(async () => (await editorText(bob.page)) === "First draft.", "Bob to see the restored text");
   assert.equal(await converged(id, alice.page, bob.page), "First draft.");
 });
+
+test("the Markdown preview is rendered and sanitised: no script from the document runs", async () => {
+  const id = await sharedDoc("Preview");
+  await openDoc(alice.page, srv, id);
+  await alice.page.click(".cm-content");
+  const evil = '<img src="x" onerror="window.__pwned=1"><script>window.__pwned=2</script>[link](javascript:window.__pwned=3)';
+  await alice.page.keyboard.type("# Heading 标题\n\nSome **bold** text. ");
+  await alice.page.keyboard.insertText(evil);
+  await converged(id, alice.page);
+  await alice.page.click("button:has-text('Preview')");
+  await alice.page.waitForSelector(".preview h1:has-text('Heading 标题')");
+  assert.equal(await alice.page.textContent(".preview strong"), "bold");
+  assert.equal(await alice.page.locator(".preview script").count(), 0);
+  assert.equal(await alice.page.locator(".preview [onerror]").count(), 0);
+  const hrefs = await alice.page.$$eval(".preview a", (as) => as.map((a) => a.getAttribute("href") ?? ""));
+  assert.ok(hrefs.every((h) => !/^javascript:/i.test(h)), JSON.stringify(hrefs));
+  await alice.page.click(".preview a").catch(() => {});
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await alice.page.evaluate(() => window.__pwned), undefined);
+  await alice.page.click("button:has-text('Preview')");
+});
+
+test("an expired session asks to sign in again over the editor, and the unsent edits are sent after", async () => {
+  const id = await sharedDoc("Expiry");
+  const a = await signedIn(browser, srv, users.alice);
+  await openDoc(a.page, srv, id);
+  await a.page.click(".cm-content");
+  await a.page.keyboard.type("kept. ");
+  await converged(id, a.page);
+  await a.context.setOffline(true);
+  await a.page.waitForSelector('[data-state="offline"]');
+  await a.page.keyboard.type("unsent 編集 ✍️");
+  // The session ends on the server (as when it is revoked or runs out).
+  const session = await a.page.evaluate(() => JSON.parse(localStorage.getItem("office.session")));
+  const out = await api(srv.base, "POST", "/api/v1/auth/logout", { body: { refreshToken: session.refreshToken } });
+  assert.equal(out.status, 204);
+  await a.context.setOffline(false);
+  await a.page.waitForSelector("text=Your session has ended", { timeout: 30000 });
+  assert.equal(await editorText(a.page), "kept. unsent 編集 ✍️");
+  assert.equal(await serverText(srv, users.alice.token, id), "kept. ");
+  assert.equal(await a.page.inputValue("input[name=email]"), users.alice.email);
+  await a.page.fill("input[name=password]", users.alice.password);
+  await a.page.click("button[type=submit]");
+  await a.page.waitForSelector('[data-state="connected"][data-pending="0"]', { timeout: 30000 });
+  assert.equal(await converged(id, a.page), "kept. unsent 編集 ✍️");
+  await a.context.close();
+});

@@ -5,7 +5,7 @@
 // so each edit lands exactly once).
 import ShareDB, { type Connection } from "sharedb/lib/client/index.js";
 import otText from "ot-text-unicode";
-import { accessToken, auth, markExpired, refresh } from "../api";
+import { accessToken, api, ApiError, auth, markExpired, refresh } from "../api";
 
 // text-unicode plus transformPresence, which sharedb needs for document
 // presence and the npm type does not have; it moves a cursor through an op
@@ -129,9 +129,18 @@ export class Realtime {
     }
     let token: string;
     try {
+      // A refused upgrade looks like any dropped socket (no status): after a
+      // failed attempt, ask REST whether the session still stands (a 401
+      // there refreshes, or marks the session expired).
+      if (this.retries > 1) await api("GET", "/api/v1/users/me");
       token = await accessToken();
-    } catch {
-      this.set("signed-out");
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) {
+        this.set("signed-out");
+      } else {
+        this.set("reconnecting");
+        this.reconnectSoon(Math.min(10_000, 250 * 2 ** this.retries++));
+      }
       return;
     }
     if (this.closed) return;
