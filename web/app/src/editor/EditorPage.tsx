@@ -2,7 +2,7 @@ import { useEffect, useRef, useState, useSyncExternalStore, lazy, Suspense } fro
 import { EditorState, Compartment } from "@codemirror/state";
 import { EditorView, keymap, drawSelection, highlightActiveLine } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
-import { markdown } from "@codemirror/lang-markdown";
+import { markdown } from "./markdown";
 import { syntaxHighlighting, defaultHighlightStyle } from "@codemirror/language";
 import type { Doc, DocPresence, LocalPresence } from "sharedb/lib/client/index.js";
 import { ApiError, auth, displayName, docsApi, type DocumentMeta } from "../api";
