@@ -138,3 +138,38 @@ test("the session refreshes its token silently", async () => {
   assert.equal(me.json.email, users.alice.email);
   await context.close();
 });
+
+test("the login back-off (429) is shown as such", async () => {
+  const limited = await startServer({ env: { OFFICE_AUTH_LOGIN_PAIR_MAX_FAILURES: "2" } });
+  try {
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(limited.base + "/");
+    await page.fill("input[name=email]", "admin@example.com");
+    let message = "";
+    for (let i = 0; i < 5 && !/too many/i.test(message); i++) {
+      await page.fill("input[name=password]", `wrong-guess-${i}`);
+      await page.click("button[type=submit]");
+      await page.waitForSelector("button[type=submit]:not([disabled])");
+      message = (await page.textContent("[role=alert]")) ?? "";
+    }
+    assert.match(message, /Too many attempts\. Try again in \d+ seconds\./);
+    await context.close();
+  } finally {
+    await limited.stop();
+  }
+});
+
+test("a narrow window: no horizontal scrolling on the list and in the editor", async () => {
+  const { context, page } = await signedIn(browser, srv, users.alice, { viewport: { width: 360, height: 740 } });
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.waitForSelector("a.title");
+  assert.ok((await overflow()) <= 0, `list overflows by ${await overflow()}px`);
+  await page.click("a.title");
+  await page.waitForSelector(".cm-content");
+  await page.click("button:has-text('History')");
+  await page.waitForSelector(".versions li");
+  assert.ok((await overflow()) <= 0, `editor overflows by ${await overflow()}px`);
+  await page.screenshot({ path: screenshotPath("editor-narrow.png") });
+  await context.close();
+});
