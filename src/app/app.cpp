@@ -171,7 +171,8 @@ void register_static_assets(net::Router& router) {
                                            {"/signin", "/index.html"},
                                            {"/docs", "/index.html"},
                                            {"/docs/{id}", "/index.html"},
-                                           {"/trash", "/index.html"}});
+                                           {"/trash", "/index.html"},
+                                           {"/people", "/index.html"}});
 }
 
 App::App() : impl_(std::make_unique<Impl>()) {}

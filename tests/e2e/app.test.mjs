@@ -173,3 +173,24 @@ test("a narrow window: no horizontal scrolling on the list and in the editor", a
   await page.screenshot({ path: screenshotPath("editor-narrow.png") });
   await context.close();
 });
+
+test("an admin adds a person; the server's weak-password answers are shown as such", async () => {
+  const { context, page } = await signedIn(browser, srv, users.admin);
+  await page.click("nav >> text=People");
+  await page.waitForSelector("h1:has-text('People')");
+  await page.fill("input[name=new-email]", "dora@example.com");
+  await page.fill("input[name=new-name]", "Dora Explorer");
+  await page.fill("input[name=new-password]", "short7");
+  await page.click("form.add-person button[type=submit]");
+  assert.match(await (await page.waitForSelector("form.add-person [role=alert]")).textContent(), /at least 8 characters/);
+  await page.fill("input[name=new-password]", "password1");
+  await page.click("form.add-person button[type=submit]");
+  await page.waitForSelector("form.add-person [role=alert]:has-text('too common')");
+  await page.fill("input[name=new-password]", "harbour-violet-2281");
+  await page.click("form.add-person button[type=submit]");
+  await page.waitForSelector(".doc-row:has-text('Dora Explorer')");
+  const r = await api(srv.base, "POST", "/api/v1/auth/login", { body: { email: "dora@example.com", password: "harbour-violet-2281" } });
+  assert.equal(r.status, 200);
+  assert.deepEqual(await axeViolations(page), []);
+  await context.close();
+});

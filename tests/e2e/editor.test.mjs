@@ -203,3 +203,18 @@ test("an expired session asks to sign in again over the editor, and the unsent e
   assert.equal(await converged(id, a.page), "kept. unsent 編集 ✍️");
   await a.context.close();
 });
+
+test("a document trashed while open, and an unreachable server, are told as such", async () => {
+  const id = await sharedDoc("Going away");
+  await openDoc(bob.page, srv, id);
+  const r = await api(srv.base, "DELETE", `/api/v1/docs/${id}`, { token: users.alice.token });
+  assert.equal(r.status, 200);
+  const alert = await bob.page.waitForSelector("[role=alert]");
+  assert.match(await alert.textContent(), /moved to the trash or deleted/);
+
+  await bob.context.setOffline(true);
+  await bob.page.click("nav >> text=Documents");
+  const offline = await bob.page.waitForSelector("[role=alert]:has-text('cannot be reached')");
+  assert.ok(offline);
+  await bob.context.setOffline(false);
+});

@@ -2,6 +2,7 @@ import { lazy, Suspense, useSyncExternalStore } from "react";
 import { auth, displayName, signOut } from "./api";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { DocList } from "./DocList";
+import { People } from "./People";
 import { linkClick, parse, usePath } from "./router";
 import { SignIn } from "./SignIn";
 
@@ -24,7 +25,7 @@ export function App() {
   if (state.status === "signed-out") return <SignIn />;
   const { user, tenant } = state.session;
   const route = parse(path);
-  const section = route.name === "trash" ? "/trash" : "/docs";
+  const section = route.name === "trash" ? "/trash" : route.name === "people" ? "/people" : "/docs";
 
   return (
     <div className="shell">
@@ -45,6 +46,13 @@ export function App() {
                 Trash
               </a>
             </li>
+            {user.role === "admin" && (
+              <li>
+                <a href="/people" onClick={linkClick} aria-current={section === "/people" ? "page" : undefined}>
+                  People
+                </a>
+              </li>
+            )}
           </ul>
         </nav>
         <div className="who">
@@ -58,6 +66,7 @@ export function App() {
         <ErrorBoundary key={path}>
           {route.name === "docs" && <DocList trashed={false} />}
           {route.name === "trash" && <DocList trashed={true} />}
+          {route.name === "people" && <People />}
           {route.name === "doc" && (
             <Suspense fallback={<p className="notice">Loading the editor…</p>}>
               <EditorPage id={route.id} />

@@ -5,12 +5,14 @@ import { useSyncExternalStore } from "react";
 export type Route =
   | { name: "docs" }
   | { name: "trash" }
+  | { name: "people" }
   | { name: "doc"; id: string }
   | { name: "not-found" };
 
 export function parse(path: string): Route {
   if (path === "/" || path === "/docs" || path === "/signin") return { name: "docs" };
   if (path === "/trash") return { name: "trash" };
+  if (path === "/people") return { name: "people" };
   const m = /^\/docs\/([A-Za-z0-9._~-]{1,128})$/.exec(path);
   if (m) return { name: "doc", id: m[1] };
   return { name: "not-found" };
