@@ -218,3 +218,27 @@ test("a document trashed while open, and an unreachable server, are told as such
   assert.ok(offline);
   await bob.context.setOffline(false);
 });
+
+test("the editor's socket outlives its access token: the refreshed token renews it in place", async () => {
+  const short = await startServer({ env: { OFFICE_AUTH_ACCESS_TTL_S: "4" } });
+  try {
+    const [u] = Object.values(await makeUsers(short, { erin: "Erin Short" })).slice(1);
+    const doc = await createDoc(short, u.token, "Short tokens");
+    const { context, page } = await signedIn(browser, short, u);
+    const sockets = [];
+    page.on("websocket", (ws) => sockets.push(ws.url()));
+    await openDoc(page, short, doc.id);
+    await page.click(".cm-content");
+    await page.keyboard.type("before ");
+    // Three lifetimes of the first access token.
+    await new Promise((r) => setTimeout(r, 12000));
+    await page.keyboard.type("after");
+    const token = (await api(short.base, "POST", "/api/v1/auth/login", { body: { email: u.email, password: u.password } })).json.accessToken;
+    await until(async () => (await serverText(short, token, doc.id)) === "before after", "the text on the server");
+    assert.equal(await page.getAttribute("[data-state]", "data-state"), "connected");
+    assert.equal(sockets.length, 1, "one socket all along (a reconnect means the socket was closed at expiry)");
+    await context.close();
+  } finally {
+    await short.stop();
+  }
+});

@@ -3,7 +3,7 @@
 // CodeMirror maps the local selection through, and which stay out of the
 // undo history so undo only ever undoes your own edits).
 import { Annotation, ChangeSet, Transaction, type ChangeSpec, type Text } from "@codemirror/state";
-import { EditorView, ViewPlugin } from "@codemirror/view";
+import { ViewPlugin } from "@codemirror/view";
 import otText from "ot-text-unicode";
 import type { Doc } from "sharedb/lib/client/index.js";
 import { advance, cpLength } from "./codepoints";
@@ -93,5 +93,3 @@ export function sharedbBinding(doc: Doc, hooks: BindingHooks = {}) {
     };
   });
 }
-
-export const readOnly = (ro: boolean) => [EditorView.editable.of(!ro)];

@@ -94,6 +94,18 @@ export class Realtime {
     return ws;
   }
 
+  private bind(ws: WebSocket) {
+    this.socket = ws;
+    this.connection.bindToSocket(ws);
+    // The answer to a token renewal is ours, not sharedb's (which would log
+    // it as an unrecognised message): keep it from the client.
+    const handler = ws.onmessage;
+    ws.onmessage = (e: MessageEvent) => {
+      if (typeof e.data === "string" && e.data.startsWith('{"a":"auth"')) return;
+      handler?.call(ws, e);
+    };
+  }
+
   private onClose(ws: WebSocket, code: number) {
     if (this.closed || ws !== this.socket) return;
     if (code === 4401) {
@@ -145,8 +157,7 @@ export class Realtime {
     }
     if (this.closed) return;
     this.lastToken = token;
-    this.socket = this.open(token);
-    this.connection.bindToSocket(this.socket);
+    this.bind(this.open(token));
   }
 
   private onOffline = () => {
