@@ -194,3 +194,35 @@ test("an admin adds a person; the server's weak-password answers are shown as su
   assert.deepEqual(await axeViolations(page), []);
   await context.close();
 });
+
+test("sharing with a group and with the whole organisation; the grantee's list shows the document", async () => {
+  const g = await api(srv.base, "POST", "/api/v1/groups", { token: users.admin.token, body: { name: "Reviewers", memberIds: [users.bob.id] } });
+  assert.ok(g.status === 200 || g.status === 201, g.text);
+  const docs = [];
+  for (const title of ["For the group", "For everyone"])
+    docs.push((await api(srv.base, "POST", "/api/v1/docs", { token: users.alice.token, body: { title } })).json);
+  const { context, page } = await signedIn(browser, srv, users.alice);
+  await page.click(`button[aria-label="Share For the group"]`);
+  await page.selectOption("dialog select >> nth=0", "group");
+  await page.selectOption("select[name=grantee]", { label: "Reviewers" });
+  await page.selectOption("select[name=role]", "commenter");
+  await page.click("form.share-form button[type=submit]");
+  await page.waitForSelector(".shares li:has-text('Group Reviewers')");
+  await page.click("dialog button:has-text('Close')");
+  await page.click(`button[aria-label="Share For everyone"]`);
+  await page.selectOption("dialog select >> nth=0", "tenant");
+  await page.selectOption("select[name=role]", "editor");
+  await page.click("form.share-form button[type=submit]");
+  await page.waitForSelector(".shares li:has-text('Everyone in the organisation')");
+  await page.click("dialog button:has-text('Close')");
+  const shares = async (d) => (await api(srv.base, "GET", `/api/v1/docs/${d.id}/shares`, { token: users.alice.token })).json.shares.map((s) => [s.kind, s.role]);
+  assert.deepEqual(await shares(docs[0]), [["group", "commenter"]]);
+  assert.deepEqual(await shares(docs[1]), [["tenant", "editor"]]);
+  await context.close();
+
+  const b = await signedIn(browser, srv, users.bob);
+  await b.page.waitForSelector("a.title:has-text('For everyone')");
+  const rows = await b.page.$$eval(".doc-row", (rs) => rs.map((r) => [r.querySelector(".title").textContent, r.querySelector(".role").textContent]));
+  assert.deepEqual(rows.filter(([t]) => t.startsWith("For ")).sort(), [["For everyone", "editor"], ["For the group", "commenter"]]);
+  await b.context.close();
+});
