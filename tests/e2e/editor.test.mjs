@@ -220,7 +220,7 @@ test("a document trashed while open, and an unreachable server, are told as such
 });
 
 test("the editor's socket outlives its access token: the refreshed token renews it in place", async () => {
-  const short = await startServer({ env: { OFFICE_AUTH_ACCESS_TTL_S: "4" } });
+  const short = await startServer({ env: { OFFICE_AUTH_ACCESS_TTL_S: "6" } });
   try {
     const [u] = Object.values(await makeUsers(short, { erin: "Erin Short" })).slice(1);
     const doc = await createDoc(short, u.token, "Short tokens");
@@ -230,8 +230,8 @@ test("the editor's socket outlives its access token: the refreshed token renews 
     await openDoc(page, short, doc.id);
     await page.click(".cm-content");
     await page.keyboard.type("before ");
-    // Three lifetimes of the first access token.
-    await new Promise((r) => setTimeout(r, 12000));
+    // Over two lifetimes of the first access token.
+    await new Promise((r) => setTimeout(r, 14000));
     await page.keyboard.type("after");
     const token = (await api(short.base, "POST", "/api/v1/auth/login", { body: { email: u.email, password: u.password } })).json.accessToken;
     await until(async () => (await serverText(short, token, doc.id)) === "before after", "the text on the server");

@@ -17,6 +17,7 @@ export interface Session {
   accessToken: string;
   refreshToken: string;
   expiresAt: number; // ms since epoch
+  lifetimeMs: number; // the access token's lifetime when issued
   user: User;
   tenant: string; // the tenant slug signed in to
 }
@@ -72,12 +73,18 @@ window.addEventListener("storage", (e) => {
   }
 });
 
+// A margin before expiry: `max`, or a fraction of a short token's lifetime.
+function margin(s: Session, max: number) {
+  return Math.min(max, (s.lifetimeMs || 900_000) / 5);
+}
+
 function schedule() {
   clearTimeout(timer);
   if (state.status !== "signed-in") return;
-  // Refresh a minute before expiry (or at 80% of a short lifetime).
+  // Refresh a minute before expiry (a fifth of the lifetime before, for
+  // lifetimes under five minutes).
   const left = state.session.expiresAt - Date.now();
-  const at = Math.max(1000, Math.min(left - 60_000, left * 0.8));
+  const at = Math.max(1000, left - margin(state.session, 60_000));
   timer = setTimeout(() => void refresh().catch(() => {}), at);
 }
 schedule();
@@ -131,6 +138,7 @@ function toSession(r: LoginResponse, tenant: string): Session {
     accessToken: r.accessToken,
     refreshToken: r.refreshToken,
     expiresAt: Date.now() + r.expiresIn * 1000,
+    lifetimeMs: r.expiresIn * 1000,
     user: r.user,
     tenant,
   };
@@ -187,7 +195,7 @@ export function refresh(): Promise<Session> {
 /// A valid access token, refreshed first when it is about to expire.
 export async function accessToken(): Promise<string> {
   if (state.status !== "signed-in") throw new ApiError(401, "UNAUTHENTICATED", "Your session has ended.");
-  if (state.session.expiresAt - Date.now() < 15_000) return (await refresh()).accessToken;
+  if (state.session.expiresAt - Date.now() < margin(state.session, 15_000)) return (await refresh()).accessToken;
   return state.session.accessToken;
 }
 

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState, useSyncExternalStore, lazy, Suspense } from "react";
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore, lazy, Suspense } from "react";
 import { EditorState, Compartment } from "@codemirror/state";
 import { EditorView, keymap, drawSelection, highlightActiveLine } from "@codemirror/view";
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
@@ -64,8 +64,16 @@ function ErrorNotice({ message }: { message: string }) {
 
 function Editor({ meta }: { meta: DocumentMeta }) {
   const host = useRef<HTMLDivElement>(null);
-  const [rt] = useState(() => new Realtime());
-  const link = useSyncExternalStore((l) => rt.subscribe(l), () => rt.state);
+  // One connection per open editor, made in an effect so that React's
+  // development double-mount closes the first one rather than leaking it.
+  const [rt, setRt] = useState<Realtime | null>(null);
+  useEffect(() => {
+    const r = new Realtime();
+    setRt(r);
+    return () => r.close();
+  }, []);
+  const subscribe = useCallback((l: () => void) => (rt ? rt.subscribe(l) : () => {}), [rt]);
+  const link = useSyncExternalStore(subscribe, () => rt?.state ?? "connecting");
   const [pending, setPending] = useState(0);
   const [error, setError] = useState("");
   const [text, setText] = useState<string | null>(null);
@@ -75,9 +83,8 @@ function Editor({ meta }: { meta: DocumentMeta }) {
   const canRestore = meta.role === "owner" || meta.role === "editor";
   const viewRef = useRef<EditorView | null>(null);
 
-  useEffect(() => () => rt.close(), [rt]);
-
   useEffect(() => {
+    if (!rt) return;
     const doc: Doc = rt.connection.get("docs", meta.id);
     const presence: DocPresence = rt.connection.getDocPresence("docs", meta.id);
     const a = auth.get();

@@ -4,7 +4,9 @@
 // undo history so undo only ever undoes your own edits).
 import { Annotation, ChangeSet, Transaction, type ChangeSpec, type Text } from "@codemirror/state";
 import { ViewPlugin } from "@codemirror/view";
-import otText from "ot-text-unicode";
+// A namespace import: the package is CommonJS marked __esModule, which has
+// no default export under Vite's dev server (only under its build).
+import * as otText from "ot-text-unicode";
 import type { Doc } from "sharedb/lib/client/index.js";
 import { advance, cpLength } from "./codepoints";
 

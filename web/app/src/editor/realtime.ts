@@ -4,7 +4,9 @@
 // resends what was not acknowledged (the server de-duplicates by src/seq,
 // so each edit lands exactly once).
 import ShareDB, { type Connection } from "sharedb/lib/client/index.js";
-import otText from "ot-text-unicode";
+// A namespace import: the package is CommonJS marked __esModule, which has
+// no default export under Vite's dev server (only under its build).
+import * as otText from "ot-text-unicode";
 import { accessToken, api, ApiError, auth, markExpired, refresh } from "../api";
 
 // text-unicode plus transformPresence, which sharedb needs for document
