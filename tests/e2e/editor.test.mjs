@@ -242,3 +242,22 @@ test("the editor's socket outlives its access token: the refreshed token renews 
     await short.stop();
   }
 });
+
+test("text from another client with CRLF line ends and astral characters keeps every position", async () => {
+  const id = await sharedDoc("Line ends");
+  const { connect, subscribe, submit } = await import("../integration/sharedb_client.mjs");
+  const { connection } = connect(srv, users.bob.token);
+  const doc = await subscribe(connection.get("docs", id));
+  await submit(doc, ["one\r\ntwo 😀\r\nthree"]);
+  await openDoc(alice.page, srv, id);
+  await alice.page.click(".cm-content");
+  await alice.page.keyboard.press("Control+End");
+  await alice.page.keyboard.type(" 🎯");
+  await until(async () => (await serverText(srv, users.alice.token, id)).endsWith("🎯"), "Alice's edit on the server");
+  assert.equal(await serverText(srv, users.alice.token, id), "one\r\ntwo 😀\r\nthree 🎯");
+  // And a remote edit after the CRLFs lands where it belongs in her editor.
+  await submit(doc, [14, "!"]);
+  await until(async () => (await editorText(alice.page)).includes("!"), "the remote edit");
+  assert.equal((await editorText(alice.page)).replace(/\r/g, ""), "one\ntwo 😀\nth!ree 🎯");
+  connection.close();
+});

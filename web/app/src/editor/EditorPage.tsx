@@ -141,6 +141,9 @@ function Editor({ meta }: { meta: DocumentMeta }) {
         state: EditorState.create({
           doc: doc.data,
           extensions: [
+            // Only "\n" breaks lines: CodeMirror would otherwise turn a "\r\n"
+            // from another client into one character and shift every position.
+            EditorState.lineSeparator.of("\n"),
             history(),
             drawSelection(),
             highlightActiveLine(),
