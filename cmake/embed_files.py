@@ -21,8 +21,13 @@ def main():
     ap.add_argument("--base", required=True)
     ap.add_argument("--prefix", required=True)
     ap.add_argument("--symbol", required=True)
+    ap.add_argument("--dir", help="also embed every file under this directory (sorted)")
     ap.add_argument("files", nargs="*")
     a = ap.parse_args()
+    if a.dir:
+        for root, dirs, names in os.walk(a.dir):
+            dirs.sort()
+            a.files += [os.path.join(root, n) for n in sorted(names)]
     asm, rows = [], []
     for i, f in enumerate(a.files):
         data = open(f, "rb").read()

@@ -17,6 +17,9 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # tools used by tests and benchmarks
   wrk curl python3 hyperfine
+  # the browser the end-to-end tests drive (tests/e2e, playwright-core), and
+  # fonts for the emoji and CJK text in its screenshots
+  chromium fonts-noto-color-emoji fonts-noto-cjk
   # a throwaway PostgreSQL server per test run (tests/pg/pg_server.sh)
   postgresql
 )

@@ -173,7 +173,14 @@ void register_static_assets(net::Router& router) {
   router.add_static(net::docs_assets(), {{"/api/docs", "/api/docs/index.html"},
                                          {"/api/docs/", "/api/docs/index.html"}});
   router.add_static(net::swagger_assets());
-  router.add_static(net::public_assets(), {{"/", "/index.html"}});
+  // The web app's own routes (web/app/src/routes.ts) all serve its index.html,
+  // so deep links and reloads work; anything else stays a 404.
+  router.add_static(net::public_assets(), {{"/", "/index.html"},
+                                           {"/signin", "/index.html"},
+                                           {"/docs", "/index.html"},
+                                           {"/docs/{id}", "/index.html"},
+                                           {"/trash", "/index.html"},
+                                           {"/people", "/index.html"}});
 }
 
 namespace {
