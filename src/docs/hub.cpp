@@ -578,7 +578,11 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     const bool create = op->kind == CommittedOp::Kind::kCreate && !in_catalogue_;
     const bool update_catalogue =
         op->kind == CommittedOp::Kind::kCreate || op->ts_ms - catalogue_ms_ >= kCatalogueEveryMs;
-    if (update_catalogue) catalogue_ms_ = op->ts_ms;
+    if (update_catalogue) {
+      catalogue_ms_ = op->ts_ms;
+    } else {
+      arm_catalogue_flush();  // the row catches up a second later, even if this was the last op
+    }
     AccessResolver& access = hub_.access_;
     auto self = shared_from_this();
     const std::int64_t version = op->version;
@@ -693,6 +697,41 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     if (!accepted) milestone_version_ = version - hub_.options_.milestone_every / 2;  // retry soon
   }
 
+  // A commit left the documents row behind (at most one a second moves it):
+  // a second later the row gets the durable version, size and time, so lists
+  // are never more than about a second stale, also after the last keystroke.
+  void arm_catalogue_flush() {
+    if (catalogue_flush_armed_) return;
+    catalogue_flush_armed_ = true;
+    std::weak_ptr<OpenDoc> weak = weak_from_this();
+    hub_.scheduler_.after(std::chrono::milliseconds(kCatalogueEveryMs), [weak] {
+      if (auto d = weak.lock()) (void)d->exec.try_post([d] { d->flush_catalogue(); });
+    });
+  }
+
+  void flush_catalogue() {
+    catalogue_flush_armed_ = false;
+    if (evicted || !loaded_ || !durable_exists_) return;
+    if (!pending_.empty()) return arm_catalogue_flush();  // after those commits
+    const std::int64_t version = durable_version_;
+    const std::int64_t ts = durable_ts_ms_;
+    const auto size = static_cast<std::int64_t>(durable_.length());
+    catalogue_ms_ = ts;
+    std::string tenant = tenant_;
+    std::string id = id_;
+    bool accepted = hub_.db_.write_async(
+        [version, ts, size, tenant, id](storage::Tx& tx) -> Status {
+          return oplog::update_row(tx, tenant, id, version, size, ts);
+        },
+        [id](const Status& st) {
+          if (!st && st.error().code != ErrorCode::kNotFound)
+            spdlog::warn("docs: catalogue row of document {} not updated: {}", id,
+                         st.error().message);
+        },
+        affinity_);
+    if (!accepted) arm_catalogue_flush();  // the database is busy: later
+  }
+
   void finish_close() {
     write_milestone();
     if (auto f = std::exchange(closed_, nullptr)) f();
@@ -794,6 +833,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
   std::deque<Pending> pending_;  // versions [durable_version_, head_version_)
   std::int64_t milestone_version_ = 0;
   std::int64_t catalogue_ms_ = 0;  // when a commit last moved the documents row
+  bool catalogue_flush_armed_ = false;
   std::int64_t last_active_ms_ = 0;
   std::vector<Listener> listeners_;
   std::vector<Presence> presences_;

@@ -233,6 +233,18 @@ TEST_P(HubTest, AnOpIsAcknowledgedDurableAndBroadcastToOthers) {
   ASSERT_TRUE(submit(alice_, "d", 2, ot::make_insert(5, "!"), "ca", 2).ok());
   EXPECT_EQ(count("SELECT version FROM documents WHERE id = 'd'"), 3);
   EXPECT_EQ(count("SELECT size FROM documents WHERE id = 'd'"), 6);
+  // The last keystroke within the second: the row catches up a second later,
+  // while the document is still open and subscribed.
+  ASSERT_TRUE(submit(alice_, "d", 3, ot::make_insert(6, "?"), "ca", 3).ok());
+  EXPECT_EQ(count("SELECT version FROM documents WHERE id = 'd'"), 3);
+  scheduler_.advance(std::chrono::milliseconds(999));
+  EXPECT_EQ(count("SELECT version FROM documents WHERE id = 'd'"), 3);
+  scheduler_.advance(std::chrono::milliseconds(1));
+  // The flush is a write of its own: wait for it (a bound against a hang).
+  for (int i = 0; i < 500 && count("SELECT version FROM documents WHERE id = 'd'") != 4; ++i)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(count("SELECT version FROM documents WHERE id = 'd'"), 4);
+  EXPECT_EQ(count("SELECT size FROM documents WHERE id = 'd'"), 7);
   ASSERT_TRUE(lb->wait_ops(2));
   EXPECT_EQ(lb->ops()[0]->version, 1);
   EXPECT_EQ(lb->ops()[0]->src, "ca");
