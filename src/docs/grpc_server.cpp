@@ -364,7 +364,7 @@ void Stream::handle(pb::EditRequest& req) {
 }
 
 void Stream::subscribe(const pb::EditRequest& req) {
-  const std::string doc = req.doc_id();
+  const std::string& doc = req.doc_id();  // req outlives this call; the lambda copies it
   if (req.from_version() < 0)
     return send_error(doc, 0, Error::invalid("from_version: must not be negative"));
   auto l = std::make_shared<StreamListener>(weak_from_this(), doc, src_);
