@@ -227,6 +227,19 @@ struct DocSyncClient::Impl {
     }
   }
 
+  // The op in flight was committed at `version` (mu held): the waiting
+  // edits, composed, become the next op in flight (`next` to send).
+  void acknowledged(const std::string& doc_id, Replica& d, std::int64_t version,
+                    std::optional<pb::EditRequest>& next) {
+    d.version = version + 1;
+    d.inflight.reset();
+    if (!d.pending) return;
+    d.inflight = std::move(d.pending);
+    d.pending.reset();
+    d.inflight_seq = ++seq;
+    next = inflight_request(doc_id, d);
+  }
+
   void handle(const pb::EditResponse& resp, std::optional<pb::EditRequest>& next,
               std::string& changed) {
     switch (resp.result_case()) {
@@ -242,14 +255,7 @@ struct DocSyncClient::Impl {
         if (it == docs.end()) return;
         auto& d = it->second;
         if (!d.inflight || resp.ack().seq() != d.inflight_seq) return;
-        d.version = resp.ack().version() + 1;
-        d.inflight.reset();
-        if (d.pending) {
-          d.inflight = std::move(d.pending);
-          d.pending.reset();
-          d.inflight_seq = ++seq;
-          next = inflight_request(it->first, d);
-        }
+        acknowledged(it->first, d, resp.ack().version(), next);
         return;
       }
       case pb::EditResponse::kOp: {
@@ -267,14 +273,7 @@ struct DocSyncClient::Impl {
           // Our own op, committed before the stream broke (its ack was
           // lost): it is the acknowledgement. The resent copy's ack, a
           // duplicate, is then ignored.
-          d.version = o.version() + 1;
-          d.inflight.reset();
-          if (d.pending) {
-            d.inflight = std::move(d.pending);
-            d.pending.reset();
-            d.inflight_seq = ++seq;
-            next = inflight_request(it->first, d);
-          }
+          acknowledged(it->first, d, o.version(), next);
           return;
         }
         if (o.has_create_text()) {
@@ -437,7 +436,7 @@ Status DocSyncClient::sync(std::string_view doc_id, std::int64_t min_version,
     return d.error || s.ended || (!d.inflight && !d.pending && d.version >= min_version);
   });
   if (d.error) return *d.error;
-  if (s.ended && (d.inflight || d.pending || d.version < min_version)) return *s.ended;
+  if (s.ended) return *s.ended;  // over for good: the replica no longer follows
   if (!ok) return Error{ErrorCode::kDeadlineExceeded, "not in sync within the timeout"};
   return {};
 }

@@ -47,7 +47,7 @@ class DocSyncClient {
   Status edit(std::string_view doc_id, const ot::Op& op);
   /// Waits until every edit of the document is acknowledged and the replica
   /// reached at least `min_version`. The error the server sent for the
-  /// document or the stream's end, if any.
+  /// document, or the stream's end (once it ended for good), if any.
   Status sync(std::string_view doc_id, std::int64_t min_version = 0,
               std::chrono::milliseconds timeout = std::chrono::seconds(10));
 

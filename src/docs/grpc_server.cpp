@@ -130,6 +130,17 @@ class Stream final : public std::enable_shared_from_this<Stream> {
   }
   void push_locked(std::unique_lock<std::mutex>& lock, pb::EditResponse r);
   void maybe_finish_locked(std::unique_lock<std::mutex>& lock);
+  // Runs `start` (a StartRead/StartWrite on the reactor) outside the lock,
+  // with Finish held off until it returned (mu_ held on entry and exit).
+  template <class F>
+  void start_unlocked(std::unique_lock<std::mutex>& lock, F&& start) {
+    starting_++;
+    lock.unlock();
+    start();
+    lock.lock();
+    starting_--;
+    maybe_finish_locked(lock);
+  }
 
   SyncService& sync_;
   const GrpcSyncOptions& opts_;
@@ -203,12 +214,7 @@ void Stream::attach(Reactor* r) {
         s->finish(grpc::Status(grpc::UNAUTHENTICATED, "session ended; sign in again"), false);
     });
   }
-  starting_++;
-  lock.unlock();
-  r->StartRead(&req_);
-  lock.lock();
-  starting_--;
-  maybe_finish_locked(lock);
+  start_unlocked(lock, [&] { r->StartRead(&req_); });
 }
 
 void Stream::read_done(bool ok) {
@@ -230,12 +236,7 @@ void Stream::read_done(bool ok) {
     read_paused_ = true;
     return;
   }
-  starting_++;
-  lock.unlock();
-  reactor_->StartRead(&req_);
-  lock.lock();
-  starting_--;
-  maybe_finish_locked(lock);
+  start_unlocked(lock, [&] { reactor_->StartRead(&req_); });
 }
 
 void Stream::end_one() {
@@ -248,12 +249,7 @@ void Stream::end_one() {
   }
   if (!read_paused_ || finishing_ || in_flight_ >= opts_.max_in_flight) return;
   read_paused_ = false;
-  starting_++;
-  lock.unlock();
-  reactor_->StartRead(&req_);
-  lock.lock();
-  starting_--;
-  maybe_finish_locked(lock);
+  start_unlocked(lock, [&] { reactor_->StartRead(&req_); });
 }
 
 void Stream::push_locked(std::unique_lock<std::mutex>& lock, pb::EditResponse r) {
@@ -270,12 +266,7 @@ void Stream::push_locked(std::unique_lock<std::mutex>& lock, pb::EditResponse r)
   if (writing_) return;
   writing_ = true;
   const pb::EditResponse* msg = &out_.front();
-  starting_++;
-  lock.unlock();
-  reactor_->StartWrite(msg);
-  lock.lock();
-  starting_--;
-  maybe_finish_locked(lock);
+  start_unlocked(lock, [&] { reactor_->StartWrite(msg); });
 }
 
 void Stream::write_done(bool ok) {
@@ -295,12 +286,7 @@ void Stream::write_done(bool ok) {
     return maybe_finish_locked(lock);
   }
   const pb::EditResponse* msg = &out_.front();
-  starting_++;
-  lock.unlock();
-  reactor_->StartWrite(msg);
-  lock.lock();
-  starting_--;
-  maybe_finish_locked(lock);
+  start_unlocked(lock, [&] { reactor_->StartWrite(msg); });
 }
 
 void Stream::finish(grpc::Status st, bool drain) {

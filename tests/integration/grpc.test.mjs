@@ -27,9 +27,13 @@ before(async () => {
 });
 after(async () => { await srv?.stop(); });
 
-// Runs the native client; `lines` yields its JSON events.
+// Runs the native client; `lines` yields its JSON events. Whatever is still
+// running at the end (a failed test) is killed, so the run cannot hang.
+const children = [];
+after(() => { for (const c of children) if (c.exitCode === null) c.kill("SIGKILL"); });
 function native(args) {
   const child = spawn(EDITOR, ["--target", target, ...args], { stdio: ["pipe", "pipe", "inherit"] });
+  children.push(child);
   const events = [];
   const waiters = [];
   readline.createInterface({ input: child.stdout }).on("line", (l) => {
