@@ -6,6 +6,7 @@
 #include <map>
 #include <mutex>
 
+#include "docs/adapter_util.hpp"
 #include "docs/catalog.hpp"
 #include "docs/grpc_convert.hpp"
 #include "office/docs/v1/docs.grpc.pb.h"
@@ -16,10 +17,6 @@ namespace {
 
 namespace pb = office::docs::v1;
 using SteadyClock = std::chrono::steady_clock;
-
-bool transient(const Error& e) {
-  return e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kDeadlineExceeded;
-}
 
 bool valid_client_id(std::string_view id) {
   if (id.empty() || id.size() > 64) return false;
@@ -57,9 +54,7 @@ class Reactor;
 class Stream final : public std::enable_shared_from_this<Stream> {
  public:
   Stream(SyncService& sync, const GrpcSyncOptions& opts, Result<Principal> p)
-      : sync_(sync), opts_(opts), principal_(std::move(p)), tokens_(opts.op_burst) {
-    refilled_ = now();
-  }
+      : sync_(sync), opts_(opts), principal_(std::move(p)), ops_(opts.op_burst, now()) {}
 
   void attach(Reactor* r);
   void read_done(bool ok);
@@ -100,15 +95,7 @@ class Stream final : public std::enable_shared_from_this<Stream> {
   void subscribe(const pb::EditRequest& req);
   void unsubscribe(const std::string& doc_id);
   void submit(pb::EditRequest& req);
-  bool take_op_token() {
-    auto t = now();
-    double elapsed = std::chrono::duration<double>(t - refilled_).count();
-    refilled_ = t;
-    tokens_ = std::min(opts_.op_burst, tokens_ + elapsed * opts_.ops_per_second);
-    if (tokens_ < 1) return false;
-    tokens_ -= 1;
-    return true;
-  }
+  bool take_op_token() { return ops_.take(now(), opts_.ops_per_second, opts_.op_burst); }
   void begin() {
     std::lock_guard lock(mu_);
     in_flight_++;
@@ -147,8 +134,7 @@ class Stream final : public std::enable_shared_from_this<Stream> {
   const Result<Principal> principal_;
   std::string src_;  // "<user id>/<client id>", set by the first request
   // The reader's (read_done runs one at a time):
-  double tokens_;
-  SteadyClock::time_point refilled_;
+  OpBucket ops_;
   pb::EditRequest req_;
 
   std::mutex mu_;

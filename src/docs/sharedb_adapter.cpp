@@ -12,6 +12,7 @@
 #include "core/json_body.hpp"
 #include "core/random.hpp"
 #include "core/sha256.hpp"
+#include "docs/adapter_util.hpp"
 #include "docs/sharedb_protocol.hpp"
 
 namespace office::docs {
@@ -138,10 +139,6 @@ class Listener final : public DocListener {
   const std::string src_;
 };
 
-bool transient(const Error& e) {
-  return e.code == ErrorCode::kUnavailable || e.code == ErrorCode::kDeadlineExceeded;
-}
-
 class Conn final : public std::enable_shared_from_this<Conn> {
  public:
   Conn(std::shared_ptr<const SharedbContext> ctx, SyncService& sync, Principal p,
@@ -151,8 +148,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
         principal_(std::move(p)),
         hooks_(hooks),
         src_(ctx_->issue_client_id(principal_)),
-        tokens_(ctx_->limits().op_burst),
-        refilled_(ctx_->now()) {}
+        ops_(ctx_->limits().op_burst, ctx_->now()) {}
 
   void watch() {
     if (!hooks_.watch) return;
@@ -506,14 +502,8 @@ class Conn final : public std::enable_shared_from_this<Conn> {
   }
 
   bool take_op_token() {
-    auto now = ctx_->now();
     const auto& lim = ctx_->limits();
-    double elapsed = std::chrono::duration<double>(now - refilled_).count();
-    refilled_ = now;
-    tokens_ = std::min(lim.op_burst, tokens_ + elapsed * lim.ops_per_second);
-    if (tokens_ < 1) return false;
-    tokens_ -= 1;
-    return true;
+    return ops_.take(ctx_->now(), lim.ops_per_second, lim.op_burst);
   }
 
   void submit(Request& r) {
@@ -701,8 +691,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
   std::size_t in_flight_ = 0;                                  // guarded by mu_
   std::int64_t presence_version_ = 0;                          // guarded by mu_
   // The I/O thread only (on_message calls come one at a time):
-  double tokens_;
-  std::chrono::steady_clock::time_point refilled_;
+  OpBucket ops_;
 };
 
 void Listener::on_op(const CommittedOpPtr& op) {
