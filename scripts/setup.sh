@@ -22,6 +22,8 @@ APT_PACKAGES=(
   chromium fonts-noto-color-emoji fonts-noto-cjk
   # a throwaway PostgreSQL server per test run (tests/pg/pg_server.sh)
   postgresql
+  # the event bus on NATS JetStream (src/bus/nats_*, tests start their own nats-server -js)
+  nats-server libnats-dev
 )
 # Node.js: Debian's nodejs+npm unless a Node.js with npm is already there
 # (some images ship NodeSource's nodejs, which bundles npm and conflicts with Debian's npm).
