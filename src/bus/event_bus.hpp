@@ -90,12 +90,12 @@ struct DeadLetter {
 struct DeadLetterQuery {
   std::string consumer;    ///< only this consumer's; empty: all
   std::size_t limit = 50;  ///< page size (1..1000)
-  std::string after_id;    ///< page token: the last id of the previous page
+  std::string page_token;  ///< DeadLetterPage::next_page_token of the previous page; empty: first
 };
 
 struct DeadLetterPage {
   std::vector<DeadLetter> items;  ///< oldest first
-  std::string next_after_id;      ///< empty on the last page
+  std::string next_page_token;    ///< opaque; empty on the last page
 };
 
 struct ConsumerStats {
