@@ -62,7 +62,10 @@ struct NatsBusOptions {
 /// Connects, creates the two streams when missing (file storage, limits
 /// retention) and checks them when present; the returned bus reconnects by
 /// itself after that. backend() "nats", durable() true. Thread-safe, as the
-/// EventBus contract says; Consumers it returns may outlive it.
+/// EventBus contract says; Consumers it returns may outlive it. Destroying it
+/// waits up to request_timeout for publishes not yet acknowledged (their done
+/// then runs with kUnavailable). publish() must not be called from a done
+/// callback (that thread delivers the acknowledgement it would wait for).
 ///
 /// Dead letters: add_dead_letter() publishes with Nats-Msg-Id = the letter's
 /// id (so a retried add is stored once). Lookups by id go through an index
@@ -72,7 +75,8 @@ struct NatsBusOptions {
 /// ones. A replay publishes the event again with the same event id and
 /// Nats-Msg-Id "replay-<letter id>" (so replaying twice stores it once).
 ///
-/// A stream message that is not an event envelope becomes a dead letter
+/// A stream message that is not an event envelope (or whose envelope names
+/// another subject than the one it was published on) becomes a dead letter
 /// (reason "rejected") when a consumer fetches it, and is terminated: its
 /// event has id = the message's Nats-Msg-Id when that is a UUID (else a new
 /// one), type "office.events.v1.Envelope", the subject after the prefix (or

@@ -354,6 +354,8 @@ TEST_F(NatsBusTest, AMessageThatIsNoEventBecomesARejectedDeadLetter) {
   const std::string raw_id = new_id();
   publish_raw(o.url, o.subject_prefix + ".docs.t1.bad", std::string("\xff\x01garbage", 9), raw_id);
   publish_raw(o.url, o.subject_prefix + ".docs.t1.worse", "", "");
+  Event misplaced = event_on("docs.t1.here");  // an envelope on another subject than its own
+  publish_raw(o.url, o.subject_prefix + ".docs.t1.there", encode_event(misplaced), misplaced.id);
   Event good = event_on("docs.t1.good");
   ASSERT_TRUE(bus->publish(good));
 
@@ -366,7 +368,7 @@ TEST_F(NatsBusTest, AMessageThatIsNoEventBecomesARejectedDeadLetter) {
 
   auto page = bus->dead_letters(DeadLetterQuery{.consumer = "picky"});
   ASSERT_TRUE(page) << page.error().message;
-  ASSERT_EQ(page->items.size(), 2u);
+  ASSERT_EQ(page->items.size(), 3u);
   const DeadLetter& d = page->items[0];
   EXPECT_EQ(d.reason, "rejected");
   EXPECT_EQ(d.consumer, "picky");
@@ -378,10 +380,13 @@ TEST_F(NatsBusTest, AMessageThatIsNoEventBecomesARejectedDeadLetter) {
   EXPECT_FALSE(d.detail.empty());
   EXPECT_EQ(page->items[1].event.subject, "docs.t1.worse");
   EXPECT_TRUE(page->items[1].event.payload.empty());
+  EXPECT_EQ(page->items[2].event.id, misplaced.id);
+  EXPECT_EQ(page->items[2].event.subject, "docs.t1.there");
+  EXPECT_EQ(page->items[2].event.payload, encode_event(misplaced));
   auto stats = bus->stats();
   ASSERT_TRUE(stats);
   ASSERT_EQ(stats->size(), 1u);
-  EXPECT_EQ(stats->front().dead_lettered, 2u);
+  EXPECT_EQ(stats->front().dead_lettered, 3u);
 }
 
 TEST_F(NatsBusTest, AHandleFromElsewhereIsRefused) {

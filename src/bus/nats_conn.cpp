@@ -146,7 +146,9 @@ Result<std::shared_ptr<NatsConn>> NatsConn::connect(const NatsBusOptions& option
     if (!u.empty()) urls.push_back(std::move(u));
     start = comma + 1;
   }
+  if (urls.empty()) return Error::invalid("nats bus: no server URL");
   std::vector<const char*> url_ptrs;
+  url_ptrs.reserve(urls.size());
   for (const auto& u : urls) url_ptrs.push_back(u.c_str());
   natsStatus s =
       natsOptions_SetServers(opts.get(), url_ptrs.data(), static_cast<int>(url_ptrs.size()));

@@ -164,6 +164,9 @@ class NatsConsumer final : public Consumer {
       std::unique_ptr<jsMsgMetaData, MetaDeleter> meta(raw_meta);
       auto event =
           decode_event(std::string_view(natsMsg_GetData(m.get()), natsMsg_GetDataLength(m.get())));
+      if (event && conn_->strip_prefix(natsMsg_GetSubject(m.get())) != event->subject) {
+        event = Error::invalid("the envelope's subject is not the one it was published on");
+      }
       if (!event) {
         reject(m.get(), *meta, event.error());
         continue;
