@@ -10,10 +10,12 @@
 //   (b) ours: NatsBus::publish_async of `events` events (done counted), wait
 //       for every done; then Consumer::fetch in batches and ack() each.
 // The events are made before the clock starts (the caller's work, not the
-// bus's). Prints events/s per phase and publish+consume, the medians over
-// the rounds, and our overhead in % (time). Without --url it starts its own
+// bus's). Prints events/s per phase and publish+consume, this process's CPU
+// per event (the client's cost), the medians over the rounds, and our
+// overhead in % (time). Without --url it starts its own
 // nats-server (bus/test_nats.hpp) in a temporary directory.
 #include <nats/nats.h>
+#include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -41,8 +43,18 @@ namespace {
 struct Timing {
   double publish_s = 0;
   double consume_s = 0;
+  double cpu_s = 0;  // this process's user + system CPU over both phases
   double total() const { return publish_s + consume_s; }
 };
+
+// User + system CPU of this process so far (the client's cost; the server
+// is another process).
+double process_cpu_s() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -106,6 +118,7 @@ Timing run_raw(const std::string& url, const std::string& name, const std::vecto
   for (const auto& e : events) subjects_of.push_back(prefix + "." + e.subject);
 
   Timing t;
+  const double cpu0 = process_cpu_s();
   auto t0 = Clock::now();
   for (std::size_t i = 0; i < events.size(); ++i) {
     natsMsg* msg = nullptr;
@@ -139,6 +152,7 @@ Timing run_raw(const std::string& url, const std::string& name, const std::vecto
     natsMsgList_Destroy(&list);
   }
   t.consume_s = seconds_since(t0);
+  t.cpu_s = process_cpu_s() - cpu0;
 
   natsSubscription_Destroy(sub);
   js_DeleteStream(js, stream.c_str(), nullptr, nullptr);
@@ -148,7 +162,7 @@ Timing run_raw(const std::string& url, const std::string& name, const std::vecto
 }
 
 // (b) The same through NatsBus.
-Timing run_ours(const std::string& url, const std::string& name, const std::vector<Event>& events,
+Timing run_ours(const std::string& url, const std::string& name, std::vector<Event> events,
                 int batch) {
   office::bus::NatsBusOptions o;
   o.url = url;
@@ -166,14 +180,16 @@ Timing run_ours(const std::string& url, const std::string& name, const std::vect
   std::atomic<std::size_t> settled{0};
   std::atomic<std::size_t> failed{0};
   Timing t;
+  const double cpu0 = process_cpu_s();
   auto t0 = Clock::now();
-  for (const auto& e : events) {
-    (*bus)->publish_async(e, [&](office::Status st) {
+  const std::size_t n = events.size();
+  for (auto& e : events) {
+    (*bus)->publish_async(std::move(e), [&](office::Status st) {
       if (!st) ++failed;
       settled.fetch_add(1, std::memory_order_release);
     });
   }
-  while (settled.load(std::memory_order_acquire) < events.size()) {
+  while (settled.load(std::memory_order_acquire) < n) {
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   t.publish_s = seconds_since(t0);
@@ -181,7 +197,7 @@ Timing run_ours(const std::string& url, const std::string& name, const std::vect
 
   t0 = Clock::now();
   std::size_t got = 0;
-  while (got < events.size()) {
+  while (got < n) {
     auto deliveries = (*consumer)->fetch(static_cast<std::size_t>(batch), std::chrono::seconds(5));
     if (!deliveries) die("fetch: " + deliveries.error().message);
     for (const auto& d : *deliveries) {
@@ -190,6 +206,7 @@ Timing run_ours(const std::string& url, const std::string& name, const std::vect
     got += deliveries->size();
   }
   t.consume_s = seconds_since(t0);
+  t.cpu_s = process_cpu_s() - cpu0;
   consumer->reset();
   bus->reset();
 
@@ -224,6 +241,9 @@ int main(int argc, char** argv) {
   cli.add_option("--batch", batch, "fetch batch")->check(CLI::Range(1, 10000));
   cli.add_option("--rounds", rounds)->check(CLI::Range(1, 99));
   cli.add_option("--url", url, "an existing nats-server -js (default: a private one)");
+  std::string only;
+  cli.add_option("--only", only, "run one side only (for perf record)")
+      ->check(CLI::IsMember({"raw", "ours"}));
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::warn);
 
@@ -236,32 +256,37 @@ int main(int argc, char** argv) {
   std::printf("events per run %d, payload %zu B (envelope %zu B), fetch batch %d, rounds %d\n",
               events, payload, envelope, batch, rounds);
 
-  std::vector<double> raw_total, ours_total, raw_pub, ours_pub, raw_con, ours_con;
+  std::vector<double> raw_total, ours_total, raw_pub, ours_pub, raw_con, ours_con, raw_cpu,
+      ours_cpu;
   for (int r = 0; r < rounds; ++r) {
     const std::string name = "r" + std::to_string(r);
     auto evs = make_events(events, payload);
-    Timing a = run_raw(url, name, evs, batch);
+    Timing a = only == "ours" ? Timing{1, 1, 0} : run_raw(url, name, evs, batch);
     evs = make_events(events, payload);
-    Timing b = run_ours(url, name, evs, batch);
+    Timing b = only == "raw" ? Timing{1, 1, 0} : run_ours(url, name, std::move(evs), batch);
     auto rate = [&](double s) { return events / s; };
     std::printf(
-        "round %d  raw: publish %8.0f/s consume %8.0f/s both %8.0f/s   "
-        "ours: publish %8.0f/s consume %8.0f/s both %8.0f/s\n",
-        r + 1, rate(a.publish_s), rate(a.consume_s), rate(a.total()), rate(b.publish_s),
-        rate(b.consume_s), rate(b.total()));
+        "round %d  raw: publish %6.0f/s consume %6.0f/s both %6.0f/s client CPU %5.1f us/event   "
+        "ours: publish %6.0f/s consume %6.0f/s both %6.0f/s client CPU %5.1f us/event\n",
+        r + 1, rate(a.publish_s), rate(a.consume_s), rate(a.total()), a.cpu_s * 1e6 / events,
+        rate(b.publish_s), rate(b.consume_s), rate(b.total()), b.cpu_s * 1e6 / events);
     raw_total.push_back(rate(a.total()));
     ours_total.push_back(rate(b.total()));
     raw_pub.push_back(rate(a.publish_s));
     ours_pub.push_back(rate(b.publish_s));
     raw_con.push_back(rate(a.consume_s));
     ours_con.push_back(rate(b.consume_s));
+    raw_cpu.push_back(a.cpu_s * 1e6 / events);
+    ours_cpu.push_back(b.cpu_s * 1e6 / events);
   }
   const double raw = median(raw_total);
   const double ours = median(ours_total);
-  std::printf("median  raw: publish %8.0f/s consume %8.0f/s both %8.0f/s\n", median(raw_pub),
-              median(raw_con), raw);
-  std::printf("median ours: publish %8.0f/s consume %8.0f/s both %8.0f/s\n", median(ours_pub),
-              median(ours_con), ours);
+  std::printf(
+      "median  raw: publish %6.0f/s consume %6.0f/s both %6.0f/s client CPU %5.1f us/event\n",
+      median(raw_pub), median(raw_con), raw, median(raw_cpu));
+  std::printf(
+      "median ours: publish %6.0f/s consume %6.0f/s both %6.0f/s client CPU %5.1f us/event\n",
+      median(ours_pub), median(ours_con), ours, median(ours_cpu));
   std::printf("our overhead (publish + consume, time): %+.1f%% (target <= 20%%)\n",
               (raw / ours - 1.0) * 100.0);
   return 0;
