@@ -117,16 +117,19 @@ class EventBus {
   /// event sent only once publish_async() reported it settled.
   virtual bool durable() const = 0;
 
-  /// Publishes and waits until publish_async() would report done.
+  /// Publishes: returns once the bus holds the event (JetStream: stored on
+  /// the broker; in-process: in its buffer, so a crash would lose it: domain
+  /// code publishes through the outbox instead).
   /// Errors: kInvalidArgument (validate_event), kResourceExhausted (the bus's
   /// buffer is full: retry later), kUnavailable (broker unreachable).
   virtual Status publish(const Event& event) = 0;
   /// Publishes without waiting; done(status) runs later on a bus thread (it
-  /// must be quick): for a durable bus when the broker stored the event, for
-  /// the in-process bus when every consumer whose filter matched it at
-  /// publish time acknowledged or dead-lettered it. Events published by one
-  /// thread are stored in that order. An event with an id published before
-  /// (within the bus's de-duplication window) is stored once and reported ok.
+  /// must be quick and must not call the bus) once the event can no longer
+  /// be lost: for a durable bus when the broker stored it, for the in-process
+  /// bus when every consumer whose filter matched it at publish time
+  /// acknowledged or dead-lettered it. Events published by one thread are
+  /// stored in that order. An event whose id was published before (within
+  /// the bus's de-duplication window) is stored once and reported with it.
   virtual void publish_async(Event event, std::function<void(Status)> done) = 0;
 
   /// The durable consumer `options.name`, created when missing (receiving
