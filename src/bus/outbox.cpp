@@ -235,6 +235,11 @@ struct OutboxRelay::Impl : std::enable_shared_from_this<OutboxRelay::Impl> {
         }
         self->cv.notify_all();
       });
+      // A publish refused at once (the bus is full or down): publish nothing
+      // after it, so no later row overtakes it.
+      std::lock_guard lock(mu);
+      auto it = window.find(seq);
+      if (it != window.end() && it->second == State::kFailed) break;
     }
     return rows.size();
   }

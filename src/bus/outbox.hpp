@@ -44,8 +44,11 @@ struct RelayOptions {
 /// them, the in-process bus once every consumer handled them. A crash
 /// before the mark publishes them again (consumers de-duplicate). On a
 /// publish error it waits `retry` and starts again from the first row not
-/// marked. One relay per database (SQLite: rows commit in seq order). One
-/// thread. Thread-safe.
+/// marked. Order: rows are published in seq order; a publish refused at once
+/// (bus full) stops the batch, so order holds; only a publish that fails
+/// later (a JetStream timeout) can let rows published after it arrive
+/// before its retry. One relay per database (SQLite: rows commit in seq
+/// order). One thread. Thread-safe.
 class OutboxRelay {
  public:
   OutboxRelay(storage::Database& db, EventBus& bus, RelayOptions options = {});
