@@ -110,7 +110,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
   // Under mu: the event is finished (acknowledged or dead-lettered).
   void forget(const Delivery& d) {
     seen.erase(d.seq);
-    auto b = blocked.find(d.event.subject);
+    auto b = blocked.find(d.event->subject);
     if (b != blocked.end() && b->second == d.seq) blocked.erase(b);
   }
 
@@ -155,7 +155,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
 
   void dispatch(Delivery d) {
     const std::uint64_t seq = d.seq;
-    const std::size_t lane = std::hash<std::string>{}(d.event.subject) % lanes.size();
+    const std::size_t lane = std::hash<std::string>{}(d.event->subject) % lanes.size();
     enum class Action { kPost, kNak, kLate } action = Action::kNak;
     std::uint32_t attempt = 1;
     {
@@ -166,7 +166,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       auto now = Steady::now();
       Seen& s = seen_for(seq, now);
       attempt = d.attempt > s.skipped ? d.attempt - s.skipped : 1;
-      auto b = blocked.find(d.event.subject);
+      auto b = blocked.find(d.event->subject);
       bool out_of_order = b != blocked.end() && b->second < seq;
       if (now - s.first > opts.drop_after && !stopping.load()) {
         action = Action::kLate;
@@ -217,7 +217,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       if (it == held.end() || it->second.finishing) return;
       d = it->second.delivery;
       attempt = it->second.attempt;
-      auto b = blocked.find(d.event.subject);
+      auto b = blocked.find(d.event->subject);
       if (stopping.load() || (b != blocked.end() && b->second < seq)) {
         held.erase(it);
         ++counters.nakd;
@@ -233,8 +233,8 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     }
     Status result;
     try {
-      ScopedTraceOf trace(d.event.traceparent);
-      result = handler(d.event, DeliveryInfo{d.seq, attempt});
+      ScopedTraceOf trace(d.event->traceparent);
+      result = handler(*d.event, DeliveryInfo{d.seq, attempt});
     } catch (const std::exception& e) {
       result = Error::internal(std::string("handler threw: ") + e.what());
     } catch (...) {
@@ -296,7 +296,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       ++counters.nakd;
       auto s = seen.find(d.seq);
       if (s != seen.end() && outcome == Outcome::kBusy) ++s->second.busy;
-      auto [b, inserted] = blocked.try_emplace(d.event.subject, d.seq);
+      auto [b, inserted] = blocked.try_emplace(d.event->subject, d.seq);
       if (!inserted) b->second = std::min(b->second, d.seq);
     } else {
       if (outcome == Outcome::kAck) ++counters.acked;
@@ -311,7 +311,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
                    std::uint32_t attempts) {
     DeadLetter letter;
     letter.id = new_id();
-    letter.event = d.event;
+    letter.event = *d.event;
     letter.consumer = opts.name;
     letter.reason = reason;
     letter.detail = detail.substr(0, 1000);
@@ -319,11 +319,11 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     letter.time_ms = SystemClock::instance().now_ms();
     if (auto st = bus.add_dead_letter(letter); !st) {
       spdlog::error("bus consumer {}: cannot keep dead letter for event {}: {}", opts.name,
-                    d.event.id, st.error().message);
+                    d.event->id, st.error().message);
       return false;
     }
     spdlog::warn("bus consumer {}: event {} ({}) dead-lettered: {} after {} handler calls: {}",
-                 opts.name, d.event.id, d.event.type, reason, attempts,
+                 opts.name, d.event->id, d.event->type, reason, attempts,
                  log::Escaped{letter.detail});
     {
       std::lock_guard lock(mu);

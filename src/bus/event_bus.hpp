@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,10 +47,10 @@ struct ConsumerOptions {
 /// One delivery of an event to a consumer. Acknowledge it, nak it or
 /// terminate it through the Consumer that fetched it.
 struct Delivery {
-  Event event;
-  std::uint64_t seq = 0;         ///< the event's position in the stream (publish order)
-  std::uint32_t attempt = 1;     ///< 1 on the first delivery, 2 on the first redelivery ...
-  std::shared_ptr<void> handle;  ///< the implementation's (e.g. the NATS message)
+  std::shared_ptr<const Event> event;  ///< shared with the bus (no copy per delivery)
+  std::uint64_t seq = 0;               ///< the event's position in the stream (publish order)
+  std::uint32_t attempt = 1;           ///< 1 on the first delivery, 2 on the first redelivery ...
+  std::shared_ptr<void> handle;        ///< the implementation's (e.g. the NATS message)
 };
 
 /// A durable pull consumer (broker-facing). Thread-safe; several Consumer
@@ -66,6 +67,13 @@ class Consumer {
   virtual Result<std::vector<Delivery>> fetch(std::size_t max, std::chrono::milliseconds wait) = 0;
   /// Done: never delivered again.
   virtual Status ack(const Delivery& delivery) = 0;
+  /// ack() of each, in one lock or round trip where the bus can.
+  virtual Status ack_many(std::span<const Delivery> deliveries) {
+    for (const Delivery& d : deliveries) {
+      if (auto st = ack(d); !st) return st;
+    }
+    return {};
+  }
   /// Deliver again, not before delay.
   virtual Status nak(const Delivery& delivery, std::chrono::milliseconds delay) = 0;
   /// Never deliver again, without success (after dead-lettering it).

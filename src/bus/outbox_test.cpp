@@ -55,7 +55,7 @@ std::vector<Event> consume(Consumer& c, std::size_t n) {
     auto got = c.fetch(100, 100ms);
     if (!got) break;
     for (auto& d : *got) {
-      if (ids.insert(d.event.id).second) out.push_back(d.event);
+      if (ids.insert(d.event->id).second) out.push_back(*d.event);
       EXPECT_TRUE(c.ack(d));
     }
   }
