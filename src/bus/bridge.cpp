@@ -82,8 +82,14 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
   std::unordered_map<std::uint64_t, Held> held;  // by seq
   std::unordered_map<std::uint64_t, Seen> seen;  // by seq
   std::deque<std::uint64_t> seen_order;          // insertion order, to bound `seen`
-  // Subject -> the lowest seq of its events waiting for a redelivery.
-  std::unordered_map<std::string, std::uint64_t> blocked;
+  // Subject -> the lowest seq of its events waiting for a redelivery, and
+  // when that redelivery is due (later events of the subject are nak'd to
+  // come back just after it).
+  struct Blocker {
+    std::uint64_t seq = 0;
+    Steady::time_point due;
+  };
+  std::unordered_map<std::string, Blocker> blocked;
   Stats counters;
   bool paused = false;
 
@@ -111,7 +117,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
   void forget(const Delivery& d) {
     seen.erase(d.seq);
     auto b = blocked.find(d.event->subject);
-    if (b != blocked.end() && b->second == d.seq) blocked.erase(b);
+    if (b != blocked.end() && b->second.seq == d.seq) blocked.erase(b);
   }
 
   void run() {
@@ -153,8 +159,17 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
            " ms of its first delivery (" + std::to_string(attempts) + " handler calls)";
   }
 
+  // Under mu: the nak delay of an event that must wait for its subject's
+  // blocker: until just after the blocker is due again.
+  std::chrono::milliseconds follow_delay(const Blocker& b, Steady::time_point now) const {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(b.due - now);
+    return std::clamp(wait + std::chrono::milliseconds(10), std::chrono::milliseconds(10),
+                      std::max(opts.nak_delay, std::chrono::milliseconds(10)));
+  }
+
   void dispatch(Delivery d) {
     const std::uint64_t seq = d.seq;
+    std::chrono::milliseconds delay = opts.nak_delay;
     const std::size_t lane = std::hash<std::string>{}(d.event->subject) % lanes.size();
     enum class Action { kPost, kNak, kLate } action = Action::kNak;
     std::uint32_t attempt = 1;
@@ -167,7 +182,8 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       Seen& s = seen_for(seq, now);
       attempt = d.attempt > s.skipped ? d.attempt - s.skipped : 1;
       auto b = blocked.find(d.event->subject);
-      bool out_of_order = b != blocked.end() && b->second < seq;
+      bool out_of_order = b != blocked.end() && b->second.seq < seq;
+      if (out_of_order) delay = follow_delay(b->second, now);
       if (now - s.first > opts.drop_after && !stopping.load()) {
         action = Action::kLate;
         held.emplace(seq, Held{d, attempt, true});
@@ -204,13 +220,14 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       auto it = seen.find(seq);
       if (it != seen.end()) ++it->second.skipped;
     }
-    nak(d, opts.nak_delay);
+    nak(d, delay);
   }
 
   void handle(std::uint64_t seq) {
     Delivery d;
     std::uint32_t attempt = 1;
     bool requeue = false;
+    std::chrono::milliseconds delay{0};
     {
       std::lock_guard lock(mu);
       auto it = held.find(seq);
@@ -218,7 +235,8 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       d = it->second.delivery;
       attempt = it->second.attempt;
       auto b = blocked.find(d.event->subject);
-      if (stopping.load() || (b != blocked.end() && b->second < seq)) {
+      if (stopping.load() || (b != blocked.end() && b->second.seq < seq)) {
+        if (!stopping.load()) delay = follow_delay(b->second, Steady::now());
         held.erase(it);
         ++counters.nakd;
         auto s = seen.find(seq);
@@ -228,7 +246,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       }
     }
     if (requeue) {
-      nak(d, stopping.load() ? std::chrono::milliseconds(0) : opts.nak_delay);
+      nak(d, delay);
       return;
     }
     Status result;
@@ -296,8 +314,9 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       ++counters.nakd;
       auto s = seen.find(d.seq);
       if (s != seen.end() && outcome == Outcome::kBusy) ++s->second.busy;
-      auto [b, inserted] = blocked.try_emplace(d.event->subject, d.seq);
-      if (!inserted) b->second = std::min(b->second, d.seq);
+      Blocker me{d.seq, Steady::now() + delay};
+      auto [b, inserted] = blocked.try_emplace(d.event->subject, me);
+      if (!inserted && d.seq <= b->second.seq) b->second = me;
     } else {
       if (outcome == Outcome::kAck) ++counters.acked;
       forget(d);
