@@ -10,6 +10,11 @@
 #include <iostream>
 #include <thread>
 
+#include "bus/event_bus.hpp"
+#include "bus/inproc_bus.hpp"
+#include "bus/limits.hpp"
+#include "bus/outbox.hpp"
+#include "bus/schema.hpp"
 #include "core/executor.hpp"
 #include "core/hex.hpp"
 #include "core/json_body.hpp"
@@ -48,6 +53,10 @@ namespace fs = std::filesystem;
 struct App::Impl {
   Config config;
   std::unique_ptr<storage::Database> db;
+  // The event bus and the outbox relay: after the database (they use it),
+  // stopped after the modules that publish (stop_bus()).
+  std::unique_ptr<bus::EventBus> event_bus;
+  std::unique_ptr<bus::OutboxRelay> relay;
   std::unique_ptr<identity::IdentityServiceImpl> identity;
   std::unique_ptr<ThreadPool> hash_pool;    // password hashing, apart from the worker pool
   std::unique_ptr<ThreadPool> maintenance;  // purges: one thread, a queue of a few jobs
@@ -68,7 +77,13 @@ struct App::Impl {
   std::unique_ptr<docs::DocSyncGrpc> doc_sync_grpc;
   std::unique_ptr<rpc::Server> grpc_server;
 
-  ~Impl() { stop_documents(); }
+  ~Impl() {
+    stop_documents();
+    stop_bus();
+  }
+  void stop_bus() {
+    if (relay) relay->stop();  // publishes confirmed, rows marked
+  }
   void stop_documents() {
     if (grpc_server) grpc_server->shutdown();  // its streams hold documents open
     if (hub) hub->shutdown(std::chrono::seconds(10));
@@ -103,6 +118,25 @@ identity::LoginLimits login_limits(const Config& config) {
   l.failure_window_s = static_cast<std::int64_t>(a.login_failure_window_s);
   l.max_entries = static_cast<std::size_t>(a.login_limit_max_entries);
   return l;
+}
+
+// The in-process bus (dead letters in the database) unless bus.url names a
+// NATS server, and the outbox relay to it.
+Status start_bus(const Config& config, storage::Database& db,
+                 std::unique_ptr<bus::EventBus>& event_bus,
+                 std::unique_ptr<bus::OutboxRelay>& relay) {
+  if (auto st = bus::validate_consumer_limits(config.bus.consumer_limits); !st) return st;
+  if (!config.bus.url.empty()) {
+    return Error::invalid("bus.url " + config.bus.url +
+                          ": this build has no NATS JetStream bus yet (leave it empty)");
+  }
+  bus::InprocBusOptions o;
+  o.max_events = config.bus.inproc_max_events;
+  o.dead_letters = &db;
+  event_bus = bus::open_inproc_bus(o);
+  relay = std::make_unique<bus::OutboxRelay>(db, *event_bus);
+  relay->start();
+  return {};
 }
 
 // SQLite in the data dir unless database.url names a PostgreSQL server.
@@ -246,6 +280,8 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   s.db = std::move(*db);
   if (auto st = s.db->migrate(identity::store::migrations()); !st) return st.error();
   if (auto st = s.db->migrate(docs::migrations()); !st) return st.error();
+  if (auto st = s.db->migrate(bus::migrations()); !st) return st.error();
+  if (auto st = start_bus(config, *s.db, s.event_bus, s.relay); !st) return st.error();
 
   auto keys = identity::KeyRing::open(key_ring_options(config), SystemClock::instance());
   if (!keys) return keys.error();
@@ -368,9 +404,10 @@ Result<std::string> rotate_signing_key(const Config& config) {
 
 int App::run() {
   impl_->server->run(true);
-  // The gRPC server (graceful), then milestones and commits in flight,
-  // before the process exits.
+  // The gRPC server (graceful), then milestones and commits in flight, then
+  // the outbox relay, before the process exits.
   impl_->stop_documents();
+  impl_->stop_bus();
   spdlog::info("office-suite stopped");
   spdlog::default_logger()->flush();
   return 0;

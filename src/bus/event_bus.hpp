@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,10 +47,10 @@ struct ConsumerOptions {
 /// One delivery of an event to a consumer. Acknowledge it, nak it or
 /// terminate it through the Consumer that fetched it.
 struct Delivery {
-  Event event;
-  std::uint64_t seq = 0;         ///< the event's position in the stream (publish order)
-  std::uint32_t attempt = 1;     ///< 1 on the first delivery, 2 on the first redelivery ...
-  std::shared_ptr<void> handle;  ///< the implementation's (e.g. the NATS message)
+  std::shared_ptr<const Event> event;  ///< shared with the bus (no copy per delivery)
+  std::uint64_t seq = 0;               ///< the event's position in the stream (publish order)
+  std::uint32_t attempt = 1;           ///< 1 on the first delivery, 2 on the first redelivery ...
+  std::shared_ptr<void> handle;        ///< the implementation's (e.g. the NATS message)
 };
 
 /// A durable pull consumer (broker-facing). Thread-safe; several Consumer
@@ -66,6 +67,13 @@ class Consumer {
   virtual Result<std::vector<Delivery>> fetch(std::size_t max, std::chrono::milliseconds wait) = 0;
   /// Done: never delivered again.
   virtual Status ack(const Delivery& delivery) = 0;
+  /// ack() of each, in one lock or round trip where the bus can.
+  virtual Status ack_many(std::span<const Delivery> deliveries) {
+    for (const Delivery& d : deliveries) {
+      if (auto st = ack(d); !st) return st;
+    }
+    return {};
+  }
   /// Deliver again, not before delay.
   virtual Status nak(const Delivery& delivery, std::chrono::milliseconds delay) = 0;
   /// Never deliver again, without success (after dead-lettering it).
@@ -117,16 +125,19 @@ class EventBus {
   /// event sent only once publish_async() reported it settled.
   virtual bool durable() const = 0;
 
-  /// Publishes and waits until publish_async() would report done.
+  /// Publishes: returns once the bus holds the event (JetStream: stored on
+  /// the broker; in-process: in its buffer, so a crash would lose it: domain
+  /// code publishes through the outbox instead).
   /// Errors: kInvalidArgument (validate_event), kResourceExhausted (the bus's
   /// buffer is full: retry later), kUnavailable (broker unreachable).
   virtual Status publish(const Event& event) = 0;
   /// Publishes without waiting; done(status) runs later on a bus thread (it
-  /// must be quick): for a durable bus when the broker stored the event, for
-  /// the in-process bus when every consumer whose filter matched it at
-  /// publish time acknowledged or dead-lettered it. Events published by one
-  /// thread are stored in that order. An event with an id published before
-  /// (within the bus's de-duplication window) is stored once and reported ok.
+  /// must be quick and must not call the bus) once the event can no longer
+  /// be lost: for a durable bus when the broker stored it, for the in-process
+  /// bus when every consumer whose filter matched it at publish time
+  /// acknowledged or dead-lettered it. Events published by one thread are
+  /// stored in that order. An event whose id was published before (within
+  /// the bus's de-duplication window) is stored once and reported with it.
   virtual void publish_async(Event event, std::function<void(Status)> done) = 0;
 
   /// The durable consumer `options.name`, created when missing (receiving

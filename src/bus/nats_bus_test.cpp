@@ -136,8 +136,8 @@ TEST_F(NatsBusTest, StoresAnEventIdOnceWithinTheDuplicateWindow) {
   ASSERT_TRUE(bus->publish(other));
   auto got = drain(*c, 3, milliseconds(1500), true);
   ASSERT_EQ(got.size(), 2u);
-  EXPECT_EQ(got[0].event.id, e.id);
-  EXPECT_EQ(got[1].event.id, other.id);
+  EXPECT_EQ(got[0].event->id, e.id);
+  EXPECT_EQ(got[1].event->id, other.id);
   EXPECT_EQ(done.load(), 1);
 }
 
@@ -214,7 +214,7 @@ TEST_F(NatsBusTest, StatsCountPendingInFlightRedeliveredAndDeadLettered) {
   ASSERT_EQ(got.size(), 2u);
   ASSERT_TRUE(c->nak(got[0], milliseconds(0)));
   DeadLetter d;
-  d.event = got[1].event;
+  d.event = *got[1].event;
   d.consumer = "stats";
   d.reason = std::string(kReasonMaxDeliver);
   ASSERT_TRUE(bus->add_dead_letter(d));
@@ -323,7 +323,7 @@ TEST_F(NatsBusTest, ReplayPublishesTheSameEventIdAgainAndRemovesTheLetter) {
   EXPECT_EQ(*replayed, e.id);
   auto again = drain(*c, 1, milliseconds(1500), true);
   ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0].event, e);
+  EXPECT_EQ(*again[0].event, e);
   EXPECT_EQ(bus->dead_letter(d.id).error().code, ErrorCode::kNotFound);
   EXPECT_EQ(bus->replay_dead_letter(d.id).error().code, ErrorCode::kNotFound);
 }
@@ -361,7 +361,7 @@ TEST_F(NatsBusTest, AMessageThatIsNoEventBecomesARejectedDeadLetter) {
 
   auto got = drain(*c, 1, milliseconds(2000), true);
   ASSERT_EQ(got.size(), 1u);
-  EXPECT_EQ(got[0].event, good);
+  EXPECT_EQ(*got[0].event, good);
   auto more = c->fetch(10, milliseconds(300));  // the bad ones were terminated, not redelivered
   ASSERT_TRUE(more);
   EXPECT_TRUE(more->empty());

@@ -172,7 +172,7 @@ class NatsConsumer final : public Consumer {
         continue;
       }
       Delivery d;
-      d.event = std::move(event).value();
+      d.event = std::make_shared<const Event>(std::move(event).value());
       d.seq = meta->Sequence.Stream;
       d.attempt =
           static_cast<std::uint32_t>(std::min<std::uint64_t>(meta->NumDelivered, UINT32_MAX));

@@ -119,7 +119,7 @@ void publish_and_consume_across_restarts(Restart how, const std::string& name) {
       for (auto& d : *batch) {
         {
           std::lock_guard lock(mu);
-          attempts[d.event.id].push_back(d.attempt);
+          attempts[d.event->id].push_back(d.attempt);
         }
         (void)(*consumer)->ack(d);  // a lost ack only means a redelivery
       }
@@ -231,7 +231,7 @@ TEST(NatsFaults, OneThreadsAsyncPublishesAreStoredInItsOrder) {
     ASSERT_TRUE(batch);
     if (batch->empty()) break;
     for (auto& d : *batch) {
-      got.push_back(d.event.id);
+      got.push_back(d.event->id);
       ASSERT_TRUE((*consumer)->ack(d));
     }
   }

@@ -209,6 +209,32 @@ const std::vector<KeyDef>& key_defs() {
       make_uint("auth.purge_interval_s",
                 "how often expired sessions and refresh tokens are deleted; 0: never",
                 OFFICE_FIELD(auth.purge_interval_s)),
+      make_string("bus.url", "empty: the in-process bus; nats://host:port: NATS JetStream",
+                  OFFICE_FIELD(bus.url)),
+      make_uint("bus.inproc_max_events",
+                "events the in-process bus holds (published, not yet handled by every "
+                "consumer); beyond, the outbox relay waits",
+                OFFICE_FIELD(bus.inproc_max_events)),
+      make_uint("bus.max_in_flight", "per consumer: deliveries held and not yet acknowledged",
+                OFFICE_FIELD(bus.max_in_flight)),
+      make_uint("bus.pause_at_percent",
+                "per consumer: above this share of max_in_flight it stops pulling (1..100)",
+                OFFICE_FIELD(bus.pause_at_percent)),
+      make_uint("bus.nak_delay_ms", "per consumer: redelivery delay after a nak",
+                OFFICE_FIELD(bus.nak_delay_ms)),
+      make_uint("bus.max_deliver",
+                "per consumer: failed handler calls before an event becomes a dead letter",
+                OFFICE_FIELD(bus.max_deliver)),
+      make_uint("bus.drop_after_ms",
+                "per consumer: an event not handled this long after its first delivery becomes "
+                "a dead letter",
+                OFFICE_FIELD(bus.drop_after_ms)),
+      make_uint("bus.lanes", "per consumer: handler threads (a subject always uses the same one)",
+                OFFICE_FIELD(bus.lanes)),
+      make_string("bus.consumer_limits",
+                  "per-consumer overrides of the bus.* limits, e.g. "
+                  "\"mail:max_in_flight=20,drop_after_ms=60000;chat:lanes=8\"",
+                  OFFICE_FIELD(bus.consumer_limits)),
       make_uint("docs.threads", "threads of the docs pool that runs open documents; 0: the cores",
                 OFFICE_FIELD(docs.threads)),
       make_uint("docs.milestone_every",
@@ -441,6 +467,15 @@ Status validate_config(const Config& c) {
         "auth.login_*_max_backoff_s and auth.login_failure_window_s must be positive");
   if (c.auth.hash_queue == 0) return Error::invalid("auth.hash_queue must be positive");
   if (c.docs.milestone_every == 0) return Error::invalid("docs.milestone_every must be positive");
+  if (c.bus.max_in_flight == 0 || c.bus.max_deliver == 0 || c.bus.lanes == 0 ||
+      c.bus.drop_after_ms == 0 || c.bus.inproc_max_events == 0)
+    return Error::invalid(
+        "bus.max_in_flight, bus.max_deliver, bus.lanes, bus.drop_after_ms and "
+        "bus.inproc_max_events must be positive");
+  if (c.bus.pause_at_percent == 0 || c.bus.pause_at_percent > 100)
+    return Error::invalid("bus.pause_at_percent must be 1..100");
+  if (!c.bus.url.empty() && c.bus.url.rfind("nats://", 0) != 0)
+    return Error::invalid("bus.url must be empty (in-process) or nats://host:port");
   if (c.docs.max_queue == 0) return Error::invalid("docs.max_queue must be positive");
   if (c.docs.max_text_bytes == 0) return Error::invalid("docs.max_text_bytes must be positive");
   if (c.auth.login_limit_max_entries < 1000)

@@ -88,6 +88,21 @@ struct Config {
     std::uint64_t idle_evict_s = 60;         ///< an open document without subscribers is dropped
     std::uint64_t max_queue = 4096;          ///< requests waiting per open document
   } docs;
+  /// The event bus (src/bus, docs/bus.md). The consumer limits are the
+  /// defaults of every durable consumer; bus.consumer_limits overrides them
+  /// per consumer.
+  struct Bus {
+    std::string url;  ///< empty: in-process; nats://host:port: NATS JetStream
+    std::uint64_t inproc_max_events = 100000;  ///< events the in-process bus holds
+    std::uint64_t max_in_flight = 100;    ///< per consumer: deliveries held, not yet acknowledged
+    std::uint64_t pause_at_percent = 80;  ///< stop pulling above this share of max_in_flight
+    std::uint64_t nak_delay_ms = 1000;    ///< redelivery delay of a nak
+    std::uint64_t max_deliver = 5;        ///< failed handler calls before a dead letter
+    std::uint64_t drop_after_ms =
+        30000;                    ///< not handled this long after its first delivery: dead letter
+    std::uint64_t lanes = 4;      ///< handler threads per consumer
+    std::string consumer_limits;  ///< "name:key=value,key=value;name2:..." overrides
+  } bus;
   struct Admin {
     std::string email = "admin@example.com";  ///< first admin, created on an empty database
     std::string password;                     ///< empty = a generated one, printed once

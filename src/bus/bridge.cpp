@@ -1,0 +1,411 @@
+#include "bus/bridge.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/executor.hpp"
+#include "core/ids.hpp"
+#include "core/log.hpp"
+
+namespace office::bus {
+
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+bool retryable(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kResourceExhausted:
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kDeadlineExceeded:
+    case ErrorCode::kConflict:
+    case ErrorCode::kInternal:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
+  Impl(EventBus& b, std::shared_ptr<Consumer> c, Handler h)
+      : bus(b),
+        consumer(std::move(c)),
+        handler(std::move(h)),
+        opts(consumer->options()),
+        pool(ThreadPoolOptions{"bus-" + opts.name.substr(0, 10),
+                               static_cast<unsigned>(std::max<std::size_t>(1, opts.lanes)),
+                               opts.max_in_flight + opts.lanes + 1}) {
+    for (std::size_t i = 0; i < std::max<std::size_t>(1, opts.lanes); ++i) {
+      lanes.push_back(std::make_unique<SerialExecutor>(pool, opts.max_in_flight + 1));
+    }
+  }
+
+  struct Held {
+    Delivery delivery;
+    std::uint32_t attempt = 1;  // handler calls, this one included
+    bool finishing = false;     // its outcome is being settled: drop_after leaves it alone
+  };
+  // What the bridge remembers of an event between its deliveries (lost on a
+  // restart, which only makes its limits start again: never earlier).
+  struct Seen {
+    Steady::time_point first;   // its first delivery to this bridge
+    std::uint32_t skipped = 0;  // deliveries nak'd without calling the handler
+    std::uint32_t busy = 0;     // handler calls that said kResourceExhausted
+  };
+  static constexpr std::size_t kMaxSeen = 100'000;
+
+  EventBus& bus;
+  std::shared_ptr<Consumer> consumer;
+  Handler handler;
+  const ConsumerOptions opts;
+  ThreadPool pool;
+  std::vector<std::unique_ptr<SerialExecutor>> lanes;
+  std::thread puller;
+  std::atomic<bool> running{false};
+  std::atomic<bool> stopping{false};
+
+  mutable std::mutex mu;
+  std::condition_variable room;                  // a delivery finished
+  std::unordered_map<std::uint64_t, Held> held;  // by seq
+  std::unordered_map<std::uint64_t, Seen> seen;  // by seq
+  std::deque<std::uint64_t> seen_order;          // insertion order, to bound `seen`
+  // Subject -> the lowest seq of its events waiting for a redelivery, and
+  // when that redelivery is due (later events of the subject are nak'd to
+  // come back just after it).
+  struct Blocker {
+    std::uint64_t seq = 0;
+    Steady::time_point due;
+  };
+  std::unordered_map<std::string, Blocker> blocked;
+  Stats counters;
+  bool paused = false;
+
+  std::size_t pause_threshold() const {
+    auto t = static_cast<std::size_t>(static_cast<double>(opts.max_in_flight) * opts.pause_at);
+    return std::clamp<std::size_t>(t, 1, opts.max_in_flight);
+  }
+
+  // Under mu.
+  Seen& seen_for(std::uint64_t seq, Steady::time_point now) {
+    auto [it, inserted] = seen.try_emplace(seq);
+    if (inserted) {
+      it->second.first = now;
+      seen_order.push_back(seq);
+      while (seen_order.size() > kMaxSeen) {
+        if (seen_order.front() != seq && held.count(seen_order.front()) == 0) {
+          seen.erase(seen_order.front());
+        }
+        seen_order.pop_front();
+      }
+    }
+    return it->second;
+  }
+  // Under mu: the event is finished (acknowledged or dead-lettered).
+  void forget(const Delivery& d) {
+    seen.erase(d.seq);
+    auto b = blocked.find(d.event->subject);
+    if (b != blocked.end() && b->second.seq == d.seq) blocked.erase(b);
+  }
+
+  void run() {
+    while (!stopping.load()) {
+      expire();
+      std::size_t want = 0;
+      {
+        std::unique_lock lock(mu);
+        if (held.size() >= pause_threshold()) {
+          if (!paused) {
+            paused = true;
+            ++counters.pauses;
+          }
+          room.wait_for(lock, std::chrono::milliseconds(50));
+          continue;
+        }
+        paused = false;
+        want = opts.max_in_flight - held.size();
+      }
+      auto got = consumer->fetch(want, std::chrono::milliseconds(100));
+      if (!got) {
+        spdlog::warn("bus consumer {}: fetch failed: {}", opts.name, got.error().message);
+        std::unique_lock lock(mu);
+        room.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping.load(); });
+        continue;
+      }
+      for (Delivery& d : *got) dispatch(std::move(d));
+    }
+  }
+
+  void nak(const Delivery& d, std::chrono::milliseconds delay) {
+    if (auto st = consumer->nak(d, delay); !st) {
+      spdlog::warn("bus consumer {}: nak of {} failed: {}", opts.name, d.seq, st.error().message);
+    }
+  }
+
+  std::string late_detail(std::uint32_t attempts) const {
+    return "not handled within " + std::to_string(opts.drop_after.count()) +
+           " ms of its first delivery (" + std::to_string(attempts) + " handler calls)";
+  }
+
+  // Under mu: the nak delay of an event that must wait for its subject's
+  // blocker: until just after the blocker is due again.
+  std::chrono::milliseconds follow_delay(const Blocker& b, Steady::time_point now) const {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(b.due - now);
+    return std::clamp(wait + std::chrono::milliseconds(10), std::chrono::milliseconds(10),
+                      std::max(opts.nak_delay, std::chrono::milliseconds(10)));
+  }
+
+  void dispatch(Delivery d) {
+    const std::uint64_t seq = d.seq;
+    std::chrono::milliseconds delay = opts.nak_delay;
+    const std::size_t lane = std::hash<std::string>{}(d.event->subject) % lanes.size();
+    enum class Action { kPost, kNak, kLate } action = Action::kNak;
+    std::uint32_t attempt = 1;
+    {
+      std::lock_guard lock(mu);
+      ++counters.delivered;
+      if (d.attempt > 1) ++counters.redelivered;
+      if (held.count(seq) != 0) return;  // already being handled: its outcome settles it
+      auto now = Steady::now();
+      Seen& s = seen_for(seq, now);
+      attempt = d.attempt > s.skipped ? d.attempt - s.skipped : 1;
+      auto b = blocked.find(d.event->subject);
+      bool out_of_order = b != blocked.end() && b->second.seq < seq;
+      if (out_of_order) delay = follow_delay(b->second, now);
+      if (now - s.first > opts.drop_after && !stopping.load()) {
+        action = Action::kLate;
+        held.emplace(seq, Held{d, attempt, true});
+      } else if (held.size() < opts.max_in_flight && !out_of_order && !stopping.load()) {
+        action = Action::kPost;
+        held.emplace(seq, Held{d, attempt, false});
+        counters.max_in_flight_seen =
+            std::max<std::uint64_t>(counters.max_in_flight_seen, held.size());
+      } else {
+        ++s.skipped;
+        ++counters.nakd;
+      }
+    }
+    if (action == Action::kLate) {
+      bool kept =
+          dead_letter(d, std::string(kReasonDropAfter), late_detail(attempt - 1), attempt - 1);
+      std::lock_guard lock(mu);
+      held.erase(seq);
+      if (kept) {
+        forget(d);
+      } else {
+        ++counters.nakd;
+      }
+      room.notify_all();
+      if (kept) return;
+      action = Action::kNak;
+    }
+    if (action == Action::kPost) {
+      auto self = shared_from_this();
+      if (lanes[lane]->try_post([self, seq] { self->handle(seq); })) return;
+      std::lock_guard lock(mu);
+      held.erase(seq);
+      ++counters.nakd;
+      auto it = seen.find(seq);
+      if (it != seen.end()) ++it->second.skipped;
+    }
+    nak(d, delay);
+  }
+
+  void handle(std::uint64_t seq) {
+    Delivery d;
+    std::uint32_t attempt = 1;
+    bool requeue = false;
+    std::chrono::milliseconds delay{0};
+    {
+      std::lock_guard lock(mu);
+      auto it = held.find(seq);
+      if (it == held.end() || it->second.finishing) return;
+      d = it->second.delivery;
+      attempt = it->second.attempt;
+      auto b = blocked.find(d.event->subject);
+      if (stopping.load() || (b != blocked.end() && b->second.seq < seq)) {
+        if (!stopping.load()) delay = follow_delay(b->second, Steady::now());
+        held.erase(it);
+        ++counters.nakd;
+        auto s = seen.find(seq);
+        if (s != seen.end()) ++s->second.skipped;
+        room.notify_all();
+        requeue = true;
+      }
+    }
+    if (requeue) {
+      nak(d, delay);
+      return;
+    }
+    Status result;
+    try {
+      ScopedTraceOf trace(d.event->traceparent);
+      result = handler(*d.event, DeliveryInfo{d.seq, attempt});
+    } catch (const std::exception& e) {
+      result = Error::internal(std::string("handler threw: ") + e.what());
+    } catch (...) {
+      result = Error::internal("handler threw");
+    }
+    finish(d, attempt, result);
+  }
+
+  // Marks the trace id of the event's request on this thread's log lines.
+  struct ScopedTraceOf {
+    explicit ScopedTraceOf(const std::string& traceparent)
+        : trace(traceparent.size() == 55 ? std::string_view(traceparent).substr(3, 32)
+                                         : std::string_view()) {}
+    log::ScopedTrace trace;
+  };
+
+  void finish(const Delivery& d, std::uint32_t attempt, const Status& result) {
+    std::uint32_t busy = 0;
+    {
+      std::lock_guard lock(mu);
+      auto it = held.find(d.seq);
+      // drop_after dead-lettered it meanwhile (or is doing so).
+      if (it == held.end() || it->second.finishing) return;
+      it->second.finishing = true;
+      auto s = seen.find(d.seq);
+      if (s != seen.end()) busy = s->second.busy;
+    }
+    enum class Outcome { kAck, kNak, kBusy, kDead } outcome = Outcome::kAck;
+    std::string reason;
+    std::chrono::milliseconds delay = opts.nak_delay;
+    if (!result.ok()) {
+      const Error& e = result.error();
+      if (e.retry_after_s > 0) delay = std::chrono::seconds(e.retry_after_s);
+      if (!retryable(e.code)) {
+        outcome = Outcome::kDead;
+        reason = std::string(kReasonRejected);
+      } else if (e.code == ErrorCode::kResourceExhausted) {
+        outcome = Outcome::kBusy;  // back-pressure: bounded by drop_after, not max_deliver
+      } else if (attempt - std::min(attempt, busy) >= opts.max_deliver) {
+        outcome = Outcome::kDead;
+        reason = std::string(kReasonMaxDeliver);
+      } else {
+        outcome = Outcome::kNak;
+      }
+    }
+    if (outcome == Outcome::kDead) {
+      if (!dead_letter(d, reason, result.error().message, attempt)) outcome = Outcome::kNak;
+    }
+    if (outcome == Outcome::kAck) {
+      if (auto st = consumer->ack(d); !st) {
+        spdlog::warn("bus consumer {}: ack of {} failed: {}", opts.name, d.seq, st.error().message);
+      }
+    } else if (outcome == Outcome::kNak || outcome == Outcome::kBusy) {
+      nak(d, delay);
+    }
+    std::lock_guard lock(mu);
+    held.erase(d.seq);
+    if (outcome == Outcome::kNak || outcome == Outcome::kBusy) {
+      ++counters.nakd;
+      auto s = seen.find(d.seq);
+      if (s != seen.end() && outcome == Outcome::kBusy) ++s->second.busy;
+      Blocker me{d.seq, Steady::now() + delay};
+      auto [b, inserted] = blocked.try_emplace(d.event->subject, me);
+      if (!inserted && d.seq <= b->second.seq) b->second = me;
+    } else {
+      if (outcome == Outcome::kAck) ++counters.acked;
+      forget(d);
+    }
+    room.notify_all();
+  }
+
+  // Keeps the dead letter, then terminates the delivery. False when the
+  // dead letter could not be kept (the caller naks instead).
+  bool dead_letter(const Delivery& d, const std::string& reason, const std::string& detail,
+                   std::uint32_t attempts) {
+    DeadLetter letter;
+    letter.id = new_id();
+    letter.event = *d.event;
+    letter.consumer = opts.name;
+    letter.reason = reason;
+    letter.detail = detail.substr(0, 1000);
+    letter.deliveries = attempts;
+    letter.time_ms = SystemClock::instance().now_ms();
+    if (auto st = bus.add_dead_letter(letter); !st) {
+      spdlog::error("bus consumer {}: cannot keep dead letter for event {}: {}", opts.name,
+                    d.event->id, st.error().message);
+      return false;
+    }
+    spdlog::warn("bus consumer {}: event {} ({}) dead-lettered: {} after {} handler calls: {}",
+                 opts.name, d.event->id, d.event->type, reason, attempts,
+                 log::Escaped{letter.detail});
+    {
+      std::lock_guard lock(mu);
+      ++counters.dead_lettered;
+    }
+    if (auto st = consumer->term(d); !st) {
+      spdlog::warn("bus consumer {}: term of {} failed: {}", opts.name, d.seq, st.error().message);
+    }
+    return true;
+  }
+
+  // Dead-letters held deliveries past drop_after (their handler hangs).
+  void expire() {
+    std::vector<std::pair<Delivery, std::uint32_t>> late;
+    auto now = Steady::now();
+    {
+      std::lock_guard lock(mu);
+      for (auto& [seq, h] : held) {
+        auto s = seen.find(seq);
+        if (h.finishing || s == seen.end() || now - s->second.first <= opts.drop_after) continue;
+        h.finishing = true;
+        late.emplace_back(h.delivery, h.attempt);
+      }
+    }
+    for (const auto& [d, attempt] : late) {
+      bool kept = dead_letter(d, std::string(kReasonDropAfter), late_detail(attempt), attempt);
+      std::lock_guard lock(mu);
+      if (!kept) {  // tried again next round
+        auto it = held.find(d.seq);
+        if (it != held.end()) it->second.finishing = false;
+        continue;
+      }
+      // The slot is free again even though the handler's thread is still
+      // busy; its outcome is ignored (finish() no longer finds it).
+      held.erase(d.seq);
+      forget(d);
+      room.notify_all();
+    }
+  }
+};
+
+Bridge::Bridge(EventBus& bus, std::shared_ptr<Consumer> consumer, Handler handler)
+    : impl_(std::make_shared<Impl>(bus, std::move(consumer), std::move(handler))) {}
+
+Bridge::~Bridge() { stop(); }
+
+void Bridge::start() {
+  if (impl_->running.exchange(true)) return;
+  impl_->puller = std::thread([impl = impl_] { impl->run(); });
+}
+
+void Bridge::stop() {
+  if (impl_->stopping.exchange(true)) return;
+  impl_->room.notify_all();
+  if (impl_->puller.joinable()) impl_->puller.join();
+  impl_->pool.shutdown();  // runs what was queued (each naks itself), joins running handlers
+}
+
+Bridge::Stats Bridge::stats() const {
+  std::lock_guard lock(impl_->mu);
+  Stats s = impl_->counters;
+  s.in_flight = impl_->held.size();
+  return s;
+}
+
+}  // namespace office::bus
