@@ -13,6 +13,7 @@
 #include "bus/event_bus.hpp"
 #include "bus/inproc_bus.hpp"
 #include "bus/limits.hpp"
+#include "bus/nats_bus.hpp"
 #include "bus/outbox.hpp"
 #include "bus/schema.hpp"
 #include "core/executor.hpp"
@@ -127,13 +128,17 @@ Status start_bus(const Config& config, storage::Database& db,
                  std::unique_ptr<bus::OutboxRelay>& relay) {
   if (auto st = bus::validate_consumer_limits(config.bus.consumer_limits); !st) return st;
   if (!config.bus.url.empty()) {
-    return Error::invalid("bus.url " + config.bus.url +
-                          ": this build has no NATS JetStream bus yet (leave it empty)");
+    bus::NatsBusOptions o;
+    o.url = config.bus.url;
+    auto opened = bus::open_nats_bus(o);
+    if (!opened) return std::move(opened).error();
+    event_bus = std::move(opened).value();
+  } else {
+    bus::InprocBusOptions o;
+    o.max_events = config.bus.inproc_max_events;
+    o.dead_letters = &db;
+    event_bus = bus::open_inproc_bus(o);
   }
-  bus::InprocBusOptions o;
-  o.max_events = config.bus.inproc_max_events;
-  o.dead_letters = &db;
-  event_bus = bus::open_inproc_bus(o);
   relay = std::make_unique<bus::OutboxRelay>(db, *event_bus);
   relay->start();
   return {};
