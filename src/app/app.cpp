@@ -10,6 +10,7 @@
 #include <iostream>
 #include <thread>
 
+#include "bus/http_routes.hpp"
 #include "core/executor.hpp"
 #include "core/hex.hpp"
 #include "core/json_body.hpp"
@@ -67,6 +68,8 @@ struct App::Impl {
   std::shared_ptr<grpc::Service> user_grpc;
   std::unique_ptr<docs::DocSyncGrpc> doc_sync_grpc;
   std::unique_ptr<rpc::Server> grpc_server;
+  // TODO(issue 10): point at the bus the app creates; null serves no /api/v1/admin/bus routes.
+  bus::EventBus* bus = nullptr;
 
   ~Impl() { stop_documents(); }
   void stop_documents() {
@@ -334,6 +337,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   docs::SharedbOptions sharedb;
   sharedb.client_id_key = *id_key;
   docs::register_sharedb_route(s.router, *s.hub, *s.identity, sharedb);
+  if (s.bus != nullptr) bus::register_routes(s.router, *s.bus);  // + .outbox_pending (issue 10)
   s.scheduler = start_timers(s.identity.get(), s.maintenance.get(), config);
   register_static_assets(s.router);
   if (auto st =
