@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "bus/event_bus.hpp"
+#include "bus/http_routes.hpp"
 #include "bus/inproc_bus.hpp"
 #include "bus/limits.hpp"
 #include "bus/nats_bus.hpp"
@@ -375,6 +376,9 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   docs::SharedbOptions sharedb;
   sharedb.client_id_key = *id_key;
   docs::register_sharedb_route(s.router, *s.hub, *s.identity, sharedb);
+  bus::AdminRoutesOptions bus_admin;
+  bus_admin.outbox_pending = [db = s.db.get()] { return bus::outbox_pending(*db); };
+  bus::register_routes(s.router, *s.event_bus, std::move(bus_admin));
   s.scheduler = start_timers(s.identity.get(), s.maintenance.get(), config);
   register_static_assets(s.router);
   if (auto st =

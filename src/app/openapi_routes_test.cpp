@@ -7,6 +7,8 @@
 #include <set>
 
 #include "app/app.hpp"
+#include "bus/http_routes.hpp"
+#include "bus/test_bus.hpp"
 #include "core/executor.hpp"
 #include "core/ids.hpp"
 #include "core/scheduler.hpp"
@@ -55,6 +57,8 @@ TEST(OpenApi, EveryServedRouteIsDocumentedAndViceVersa) {
   net::Router router;
   identity::register_routes(router, svc);
   docs::register_routes(router, catalog, &hub);
+  bus::testing::FakeBus bus;
+  bus::register_routes(router, bus);
   register_static_assets(router);
 
   std::set<Route> served = {{"GET", "/healthz"}, {"GET", "/readyz"}};  // built into the server

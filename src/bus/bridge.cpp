@@ -144,7 +144,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
         room.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping.load(); });
         continue;
       }
-      for (Delivery& d : *got) dispatch(std::move(d));
+      for (const Delivery& d : *got) dispatch(d);
     }
   }
 
@@ -167,7 +167,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
                       std::max(opts.nak_delay, std::chrono::milliseconds(10)));
   }
 
-  void dispatch(Delivery d) {
+  void dispatch(const Delivery& d) {
     const std::uint64_t seq = d.seq;
     std::chrono::milliseconds delay = opts.nak_delay;
     const std::size_t lane = std::hash<std::string>{}(d.event->subject) % lanes.size();

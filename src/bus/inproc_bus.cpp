@@ -458,7 +458,8 @@ class InprocBus final : public EventBus {
             Entry& original = s.log[*seen - s.base];
             if (original.owed != 0) {
               if (done) {
-                original.done = [a = std::move(original.done), b = std::move(done)](Status st) {
+                original.done = [a = std::move(original.done),
+                                 b = std::move(done)](const Status& st) {
                   if (a) a(st);
                   b(st);
                 };

@@ -210,8 +210,9 @@ struct OutboxRelay::Impl : std::enable_shared_from_this<OutboxRelay::Impl> {
     if (rows.empty()) return 0;
     observe(RelayOptions::Stage::kRead, rows.back().first);
     auto self = shared_from_this();
-    for (auto& [seq, bytes] : rows) {
-      auto event = decode_event(bytes);
+    for (auto& row : rows) {
+      const std::uint64_t seq = row.first;
+      auto event = decode_event(row.second);
       {
         std::lock_guard lock(mu);
         last_read = seq;

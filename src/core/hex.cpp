@@ -37,31 +37,38 @@ bool from_hex(std::string_view hex, std::span<std::uint8_t> out, bool lower_only
 
 static constexpr char kB64Url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static constexpr char kB64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-std::string base64url_encode(std::string_view bytes) {
+static std::string base64_with(std::string_view bytes, const char* alphabet, bool pad) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
   auto b = [&](std::size_t k) { return static_cast<std::uint8_t>(bytes[k]); };
   for (; i + 2 < bytes.size(); i += 3) {
     std::uint32_t v = b(i) << 16 | b(i + 1) << 8 | b(i + 2);
-    out += kB64Url[v >> 18 & 63];
-    out += kB64Url[v >> 12 & 63];
-    out += kB64Url[v >> 6 & 63];
-    out += kB64Url[v & 63];
+    out += alphabet[v >> 18 & 63];
+    out += alphabet[v >> 12 & 63];
+    out += alphabet[v >> 6 & 63];
+    out += alphabet[v & 63];
   }
   if (bytes.size() - i == 1) {
     std::uint32_t v = b(i) << 16;
-    out += kB64Url[v >> 18 & 63];
-    out += kB64Url[v >> 12 & 63];
+    out += alphabet[v >> 18 & 63];
+    out += alphabet[v >> 12 & 63];
+    if (pad) out += "==";
   } else if (bytes.size() - i == 2) {
     std::uint32_t v = b(i) << 16 | b(i + 1) << 8;
-    out += kB64Url[v >> 18 & 63];
-    out += kB64Url[v >> 12 & 63];
-    out += kB64Url[v >> 6 & 63];
+    out += alphabet[v >> 18 & 63];
+    out += alphabet[v >> 12 & 63];
+    out += alphabet[v >> 6 & 63];
+    if (pad) out += '=';
   }
   return out;
 }
+
+std::string base64url_encode(std::string_view bytes) { return base64_with(bytes, kB64Url, false); }
+
+std::string base64_encode(std::string_view bytes) { return base64_with(bytes, kB64, true); }
 
 bool base64url_decode(std::string_view in, std::string& out) {
   static const auto kTable = [] {

@@ -22,5 +22,8 @@ std::string base64url_encode(std::string_view bytes);
 /// Decodes base64url without padding; false on any character outside the alphabet
 /// or an impossible length.
 bool base64url_decode(std::string_view in, std::string& out);
+/// Standard base64 with padding (RFC 4648 section 4), as proto3 JSON writes
+/// `bytes` fields.
+std::string base64_encode(std::string_view bytes);
 
 }  // namespace office

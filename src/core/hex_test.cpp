@@ -28,6 +28,18 @@ TEST(Base64Url, Rfc4648Vectors) {
   }
 }
 
+TEST(Base64, Rfc4648VectorsWithPadding) {
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"},
+                                                         {"\xfb\xff", "+/8="}};
+  for (auto [plain, enc] : vectors) EXPECT_EQ(base64_encode(plain), enc);
+}
+
 TEST(Base64Url, RejectsBadInput) {
   std::string out;
   EXPECT_FALSE(base64url_decode("Zm9v=", out));  // padding not allowed
