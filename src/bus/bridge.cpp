@@ -57,6 +57,10 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     Delivery delivery;
     std::uint32_t attempt = 1;  // handler calls, this one included
     bool finishing = false;     // its outcome is being settled: drop_after leaves it alone
+    // When its handler started (max: not yet). A running handler is given
+    // up only once it has itself run past drop_after (it hangs), so that an
+    // event handled just before its deadline is not dead-lettered as well.
+    Steady::time_point started = Steady::time_point::max();
   };
   // What the bridge remembers of an event between its deliveries (lost on a
   // restart, which only makes its limits start again: never earlier).
@@ -243,6 +247,8 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
         if (s != seen.end()) ++s->second.skipped;
         room.notify_all();
         requeue = true;
+      } else {
+        it->second.started = Steady::now();
       }
     }
     if (requeue) {
@@ -363,6 +369,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       for (auto& [seq, h] : held) {
         auto s = seen.find(seq);
         if (h.finishing || s == seen.end() || now - s->second.first <= opts.drop_after) continue;
+        if (h.started != Steady::time_point::max() && now - h.started <= opts.drop_after) continue;
         h.finishing = true;
         late.emplace_back(h.delivery, h.attempt);
       }

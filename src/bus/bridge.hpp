@@ -40,7 +40,8 @@ using Handler = std::function<Status(const Event& event, const DeliveryInfo& inf
 ///    redelivery, later events of its subject are nak'd too, so the order
 ///    holds across retries (not across a crash of the process);
 ///  - an event not handled within drop_after of its first delivery to this
-///    bridge (a hanging handler, or one that stays busy), one whose handler
+///    bridge (one that stays busy, or whose handler hangs: a running handler
+///    counts as hanging once it alone has run drop_after), one whose handler
 ///    failed max_deliver times, and one the handler rejected go to the dead
 ///    letters with the reason, then are terminated. If keeping the dead
 ///    letter fails, the delivery is nak'd instead: nothing is dropped.

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include "bus/event_bus.hpp"
@@ -21,6 +22,9 @@ struct BusFactory {
   /// state when the bus is durable (a NATS stream named after it).
   std::function<std::unique_ptr<EventBus>(const std::string& scope)> open;
 };
+
+/// gtest prints the factory by name (test names and failure messages).
+inline void PrintTo(const BusFactory& factory, std::ostream* os) { *os << factory.name; }
 
 class BusConformance : public ::testing::TestWithParam<BusFactory> {
  protected:

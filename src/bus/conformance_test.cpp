@@ -478,6 +478,10 @@ TEST_P(BusConformance, BridgeUnderABurstStaysBoundedAndLosesNothing) {
     if (tokens.fetch_sub(1) <= 0) {
       tokens.fetch_add(1);
       busy_answers.fetch_add(1);
+      // Saying "busy" takes a slow consumer time too (it looked downstream):
+      // without it the answers come back so fast that the bridge rarely holds
+      // much, and the test would not see it pause.
+      std::this_thread::sleep_for(2ms);
       return Error::exhausted("slow down", 0);
     }
     std::lock_guard lock(mu);

@@ -7,7 +7,8 @@
 // committed and read but before they are published (stage "read") or right
 // after a publish was confirmed but before the row is marked sent (stage
 // "published"). Exits 0 once every domain row's effect has happened and the
-// outbox is empty.
+// outbox is empty. With --nats URL the bus is NATS JetStream on that server
+// (which outlives the kills) instead of the in-process bus.
 #include <CLI/CLI.hpp>
 
 #include <csignal>
@@ -18,6 +19,7 @@
 #include "bus/bridge.hpp"
 #include "bus/inbox.hpp"
 #include "bus/inproc_bus.hpp"
+#include "bus/nats_bus.hpp"
 #include "bus/outbox.hpp"
 #include "bus/schema.hpp"
 #include "core/clock.hpp"
@@ -57,10 +59,12 @@ int main(int argc, char** argv) {
   std::int64_t total = 2000;
   int kill_percent = 0;
   unsigned seed = 1;
+  std::string nats;
   app.add_option("dir", dir)->required();
   app.add_option("--total", total);
   app.add_option("--kill-percent", kill_percent);
   app.add_option("--seed", seed);
+  app.add_option("--nats", nats, "nats://host:port: the JetStream bus");
   CLI11_PARSE(app, argc, argv);
 
   storage::SqliteOptions so;
@@ -73,12 +77,27 @@ int main(int argc, char** argv) {
   if (auto st = (*db)->migrate(bus::migrations()); !st) return 3;
   if (auto st = (*db)->migrate(kTestTables); !st) return 3;
 
-  bus::InprocBusOptions bo;
-  bo.dead_letters = db->get();
-  auto bus = bus::open_inproc_bus(bo);
+  std::unique_ptr<bus::EventBus> bus;
+  if (nats.empty()) {
+    bus::InprocBusOptions bo;
+    bo.dead_letters = db->get();
+    bus = bus::open_inproc_bus(bo);
+  } else {
+    bus::NatsBusOptions no;
+    no.url = nats;
+    auto opened = bus::open_nats_bus(no);
+    if (!opened) {
+      std::fprintf(stderr, "nats: %s\n", opened.error().message.c_str());
+      return 3;
+    }
+    bus = std::move(*opened);
+  }
   bus::ConsumerOptions co;
   co.name = "effects";
   co.filter = "crash.>";
+  // Deliveries a killed round held come back after the broker's ack wait
+  // (drop_after + 10 s): keep it short here.
+  co.drop_after = std::chrono::seconds(2);
   auto consumer = bus->consumer(co);
   if (!consumer) return 3;
   storage::Database& database = **db;
