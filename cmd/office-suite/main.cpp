@@ -27,6 +27,9 @@ int main(int argc, char** argv) {
   serve->add_option("--grpc-port-file", grpc_port_file, "write the bound gRPC port to this file");
   serve->add_option("--database", database,
                     "postgresql://... to use PostgreSQL (default: SQLite in the data dir)");
+  std::string bus_url;
+  serve->add_option("--bus", bus_url,
+                    "nats://HOST:PORT to use NATS JetStream (default: the in-process bus)");
 
   auto* keys = cli.add_subcommand("config-keys", "list every configuration key with its default");
 
@@ -76,6 +79,7 @@ int main(int argc, char** argv) {
   if (!grpc_listen.empty()) overrides.emplace_back("server.grpc_listen", grpc_listen);
   if (!grpc_port_file.empty()) overrides.emplace_back("server.grpc_port_file", grpc_port_file);
   if (!database.empty()) overrides.emplace_back("database.url", database);
+  if (!bus_url.empty()) overrides.emplace_back("bus.url", bus_url);
   auto config = office::load_config(
       config_file.empty() ? std::nullopt : std::optional<std::string>(config_file), env, overrides);
   if (!config) {
