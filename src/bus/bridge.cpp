@@ -7,7 +7,9 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -86,14 +88,15 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
   std::unordered_map<std::uint64_t, Held> held;  // by seq
   std::unordered_map<std::uint64_t, Seen> seen;  // by seq
   std::deque<std::uint64_t> seen_order;          // insertion order, to bound `seen`
-  // Subject -> the lowest seq of its events waiting for a redelivery, and
-  // when that redelivery is due (later events of the subject are nak'd to
-  // come back just after it).
-  struct Blocker {
-    std::uint64_t seq = 0;
-    Steady::time_point due;
-  };
-  std::unordered_map<std::string, Blocker> blocked;
+  // Subject -> every event of it that this bridge nak'd and expects back
+  // (seq -> when its redelivery is due; max while its handler runs). A later
+  // event of the subject is nak'd to come back just after them, whether they
+  // failed or were themselves nak'd to wait: the broker may redeliver nak'd
+  // events in any order. An entry goes when its event is finished, or once
+  // it is overdue by stale_after() (redelivered to another bridge sharing the
+  // consumer, or gone from the bus), which costs order, never the event.
+  std::unordered_map<std::string, std::map<std::uint64_t, Steady::time_point>> waiting;
+  Steady::time_point last_sweep;
   Stats counters;
   bool paused = false;
 
@@ -120,8 +123,47 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
   // Under mu: the event is finished (acknowledged or dead-lettered).
   void forget(const Delivery& d) {
     seen.erase(d.seq);
-    auto b = blocked.find(d.event->subject);
-    if (b != blocked.end() && b->second.seq == d.seq) blocked.erase(b);
+    auto w = waiting.find(d.event->subject);
+    if (w == waiting.end()) return;
+    w->second.erase(d.seq);
+    if (w->second.empty()) waiting.erase(w);
+  }
+
+  std::chrono::milliseconds stale_after() const {
+    auto s = std::max<std::chrono::milliseconds>(opts.nak_delay * 5, std::chrono::seconds(1));
+    return std::min(
+        s, std::max<std::chrono::milliseconds>(opts.drop_after / 4, std::chrono::milliseconds(10)));
+  }
+
+  // Under mu: the event was nak'd; it is expected back at `due`.
+  void await(const Delivery& d, Steady::time_point due) { waiting[d.event->subject][d.seq] = due; }
+
+  // Under mu: when the last of the subject's earlier events that are still
+  // expected back is due, or nullopt when none is (the event may run).
+  std::optional<Steady::time_point> earlier_due(const Delivery& d, Steady::time_point now) {
+    auto w = waiting.find(d.event->subject);
+    if (w == waiting.end()) return std::nullopt;
+    std::optional<Steady::time_point> last;
+    auto& seqs = w->second;
+    for (auto it = seqs.begin(); it != seqs.end() && it->first < d.seq;) {
+      if (it->second != Steady::time_point::max() && now - it->second > stale_after()) {
+        it = seqs.erase(it);
+        continue;
+      }
+      last = last ? std::max(*last, it->second) : it->second;
+      ++it;
+    }
+    if (seqs.empty()) waiting.erase(w);
+    return last;
+  }
+
+  // Under mu: the event's handler is about to run; while it does, later
+  // events of its subject keep waiting if it was expected back.
+  void mark_running(const Delivery& d) {
+    auto w = waiting.find(d.event->subject);
+    if (w == waiting.end()) return;
+    auto it = w->second.find(d.seq);
+    if (it != w->second.end()) it->second = Steady::time_point::max();
   }
 
   void run() {
@@ -163,10 +205,10 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
            " ms of its first delivery (" + std::to_string(attempts) + " handler calls)";
   }
 
-  // Under mu: the nak delay of an event that must wait for its subject's
-  // blocker: until just after the blocker is due again.
-  std::chrono::milliseconds follow_delay(const Blocker& b, Steady::time_point now) const {
-    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(b.due - now);
+  // The nak delay of an event that must wait for earlier events of its
+  // subject: until just after the last of them is due again.
+  std::chrono::milliseconds follow_delay(Steady::time_point due, Steady::time_point now) const {
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(due - now);
     return std::clamp(wait + std::chrono::milliseconds(10), std::chrono::milliseconds(10),
                       std::max(opts.nak_delay, std::chrono::milliseconds(10)));
   }
@@ -185,34 +227,41 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       auto now = Steady::now();
       Seen& s = seen_for(seq, now);
       attempt = d.attempt > s.skipped ? d.attempt - s.skipped : 1;
-      auto b = blocked.find(d.event->subject);
-      bool out_of_order = b != blocked.end() && b->second.seq < seq;
-      if (out_of_order) delay = follow_delay(b->second, now);
+      auto earlier = earlier_due(d, now);
+      bool out_of_order = earlier.has_value();
+      if (out_of_order) delay = follow_delay(*earlier, now);
       if (now - s.first > opts.drop_after && !stopping.load()) {
         action = Action::kLate;
         held.emplace(seq, Held{d, attempt, true});
       } else if (held.size() < opts.max_in_flight && !out_of_order && !stopping.load()) {
         action = Action::kPost;
         held.emplace(seq, Held{d, attempt, false});
+        mark_running(d);
         counters.max_in_flight_seen =
             std::max<std::uint64_t>(counters.max_in_flight_seen, held.size());
       } else {
         ++s.skipped;
         ++counters.nakd;
+        await(d, now + delay);
       }
     }
     if (action == Action::kLate) {
       bool kept =
           dead_letter(d, std::string(kReasonDropAfter), late_detail(attempt - 1), attempt - 1);
-      std::lock_guard lock(mu);
+      std::unique_lock lock(mu);
       held.erase(seq);
       if (kept) {
         forget(d);
       } else {
         ++counters.nakd;
+        await(d, Steady::now() + delay);
       }
       room.notify_all();
-      if (kept) return;
+      if (kept) {
+        lock.unlock();
+        terminate(d);
+        return;
+      }
       action = Action::kNak;
     }
     if (action == Action::kPost) {
@@ -223,6 +272,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       ++counters.nakd;
       auto it = seen.find(seq);
       if (it != seen.end()) ++it->second.skipped;
+      await(d, Steady::now() + delay);
     }
     nak(d, delay);
   }
@@ -238,9 +288,11 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       if (it == held.end() || it->second.finishing) return;
       d = it->second.delivery;
       attempt = it->second.attempt;
-      auto b = blocked.find(d.event->subject);
-      if (stopping.load() || (b != blocked.end() && b->second.seq < seq)) {
-        if (!stopping.load()) delay = follow_delay(b->second, Steady::now());
+      auto now = Steady::now();
+      auto earlier = stopping.load() ? std::nullopt : earlier_due(d, now);
+      if (stopping.load() || earlier) {
+        if (earlier) delay = follow_delay(*earlier, now);
+        await(d, now + delay);
         held.erase(it);
         ++counters.nakd;
         auto s = seen.find(seq);
@@ -307,31 +359,35 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     if (outcome == Outcome::kDead) {
       if (!dead_letter(d, reason, result.error().message, attempt)) outcome = Outcome::kNak;
     }
+    // The bridge's state first, then the broker: a redelivery (or the next
+    // event of the subject) may arrive as soon as the broker hears of it.
+    {
+      std::lock_guard lock(mu);
+      held.erase(d.seq);
+      if (outcome == Outcome::kNak || outcome == Outcome::kBusy) {
+        ++counters.nakd;
+        auto s = seen.find(d.seq);
+        if (s != seen.end() && outcome == Outcome::kBusy) ++s->second.busy;
+        await(d, Steady::now() + delay);
+      } else {
+        if (outcome == Outcome::kAck) ++counters.acked;
+        forget(d);
+      }
+    }
     if (outcome == Outcome::kAck) {
       if (auto st = consumer->ack(d); !st) {
         spdlog::warn("bus consumer {}: ack of {} failed: {}", opts.name, d.seq, st.error().message);
       }
+    } else if (outcome == Outcome::kDead) {
+      terminate(d);
     } else if (outcome == Outcome::kNak || outcome == Outcome::kBusy) {
       nak(d, delay);
-    }
-    std::lock_guard lock(mu);
-    held.erase(d.seq);
-    if (outcome == Outcome::kNak || outcome == Outcome::kBusy) {
-      ++counters.nakd;
-      auto s = seen.find(d.seq);
-      if (s != seen.end() && outcome == Outcome::kBusy) ++s->second.busy;
-      Blocker me{d.seq, Steady::now() + delay};
-      auto [b, inserted] = blocked.try_emplace(d.event->subject, me);
-      if (!inserted && d.seq <= b->second.seq) b->second = me;
-    } else {
-      if (outcome == Outcome::kAck) ++counters.acked;
-      forget(d);
     }
     room.notify_all();
   }
 
-  // Keeps the dead letter, then terminates the delivery. False when the
-  // dead letter could not be kept (the caller naks instead).
+  // Keeps the dead letter; the caller then forgets the event and terminates
+  // the delivery. False when it could not be kept (the caller naks instead).
   bool dead_letter(const Delivery& d, const std::string& reason, const std::string& detail,
                    std::uint32_t attempts) {
     DeadLetter letter;
@@ -354,10 +410,27 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       std::lock_guard lock(mu);
       ++counters.dead_lettered;
     }
+    return true;
+  }
+
+  // After dead_letter() kept it and the bridge forgot it.
+  void terminate(const Delivery& d) {
     if (auto st = consumer->term(d); !st) {
       spdlog::warn("bus consumer {}: term of {} failed: {}", opts.name, d.seq, st.error().message);
     }
-    return true;
+  }
+
+  // Under mu, about once a second: drops the overdue entries of `waiting`
+  // (of subjects that see no later event to prune them).
+  void sweep_waiting(Steady::time_point now) {
+    if (now - last_sweep < std::chrono::seconds(1)) return;
+    last_sweep = now;
+    for (auto w = waiting.begin(); w != waiting.end();) {
+      std::erase_if(w->second, [&](const auto& e) {
+        return e.second != Steady::time_point::max() && now - e.second > stale_after();
+      });
+      w = w->second.empty() ? waiting.erase(w) : std::next(w);
+    }
   }
 
   // Dead-letters held deliveries past drop_after (their handler hangs).
@@ -366,6 +439,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     auto now = Steady::now();
     {
       std::lock_guard lock(mu);
+      sweep_waiting(now);
       for (auto& [seq, h] : held) {
         auto s = seen.find(seq);
         if (h.finishing || s == seen.end() || now - s->second.first <= opts.drop_after) continue;
@@ -376,17 +450,20 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     }
     for (const auto& [d, attempt] : late) {
       bool kept = dead_letter(d, std::string(kReasonDropAfter), late_detail(attempt), attempt);
-      std::lock_guard lock(mu);
-      if (!kept) {  // tried again next round
-        auto it = held.find(d.seq);
-        if (it != held.end()) it->second.finishing = false;
-        continue;
+      {
+        std::lock_guard lock(mu);
+        if (!kept) {  // tried again next round
+          auto it = held.find(d.seq);
+          if (it != held.end()) it->second.finishing = false;
+          continue;
+        }
+        // The slot is free again even though the handler's thread is still
+        // busy; its outcome is ignored (finish() no longer finds it).
+        held.erase(d.seq);
+        forget(d);
+        room.notify_all();
       }
-      // The slot is free again even though the handler's thread is still
-      // busy; its outcome is ignored (finish() no longer finds it).
-      held.erase(d.seq);
-      forget(d);
-      room.notify_all();
+      terminate(d);
     }
   }
 };
