@@ -24,6 +24,8 @@ APT_PACKAGES=(
   postgresql
   # the event bus on NATS JetStream (src/bus/nats_*, tests start their own nats-server -js)
   nats-server libnats-dev
+  # the allocator of office-suite and the benchmarks (CMakeLists.txt, OFFICE_MALLOC)
+  libjemalloc-dev
 )
 # Node.js: Debian's nodejs+npm unless a Node.js with npm is already there
 # (some images ship NodeSource's nodejs, which bundles npm and conflicts with Debian's npm).

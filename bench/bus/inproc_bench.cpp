@@ -1,9 +1,11 @@
 // The in-process event bus: events published and consumed with an
 // acknowledgement each, per second.
 //
-//   bus_inproc_bench [--events 2000000] [--batch 256] [--payload 200] [--bridge]
+//   bus_inproc_bench [--events 2000000] [--batch 256] [--publish-batch 256] [--payload 200]
+//                    [--bridge]
 //
-// One thread publishes (publish_async), one consumes: fetch up to --batch
+// One thread publishes (publish_async_many of --publish-batch events, as the outbox relay does;
+// 1: publish_async each), one consumes: fetch up to --batch
 // deliveries, acknowledge each (ack_many: one lock for the batch). The clock runs from the first
 // publish until every publish_async has reported done, which for the in-process bus means every
 // event was acknowledged. --bridge consumes through a Bridge (the path modules use: lanes, order
@@ -12,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -31,11 +34,14 @@ int main(int argc, char** argv) {
   std::size_t batch = 256;
   std::size_t payload = 200;
   std::size_t subjects = 64;
+  std::size_t publish_batch = 256;
   bool use_bridge = false;
   cli.add_option("--events", events);
   cli.add_option("--batch", batch);
   cli.add_option("--payload", payload, "payload bytes");
   cli.add_option("--subjects", subjects, "distinct subjects");
+  cli.add_option("--publish-batch", publish_batch,
+                 "events per publish_async_many (1: publish_async each)");
   cli.add_flag("--bridge", use_bridge, "consume through a Bridge");
   CLI11_PARSE(cli, argc, argv);
   spdlog::set_level(spdlog::level::warn);
@@ -86,18 +92,29 @@ int main(int argc, char** argv) {
   // bound, so publish_async is never refused.
   const std::size_t window = bo.max_events - 1000;
   std::size_t published = 0;
-  for (auto& e : prepared) {
-    while (published - done.load(std::memory_order_relaxed) - failed.load() >= window) {
+  auto on_done = [&](const Status& st) {
+    if (st.ok()) {
+      done.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      failed.fetch_add(1);
+    }
+  };
+  std::vector<bus::EventBus::Outgoing> batch_buf;
+  for (std::size_t i = 0; i < prepared.size();) {
+    const std::size_t n = std::min(std::max<std::size_t>(1, publish_batch), prepared.size() - i);
+    while (published + n - done.load(std::memory_order_relaxed) - failed.load() >= window) {
       std::this_thread::yield();
     }
-    b->publish_async(std::move(e), [&](const Status& st) {
-      if (st.ok()) {
-        done.fetch_add(1, std::memory_order_relaxed);
-      } else {
-        failed.fetch_add(1);
-      }
-    });
-    ++published;
+    if (n == 1) {
+      b->publish_async(std::move(prepared[i]), on_done);
+    } else {
+      batch_buf.clear();
+      for (std::size_t k = 0; k < n; ++k)
+        batch_buf.push_back(bus::EventBus::Outgoing{std::move(prepared[i + k]), on_done});
+      if (b->publish_async_many(batch_buf) != n) failed.fetch_add(n - 1);
+    }
+    i += n;
+    published += n;
   }
   while (done.load() + failed.load() < events)
     std::this_thread::sleep_for(std::chrono::microseconds(200));

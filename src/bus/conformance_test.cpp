@@ -198,6 +198,46 @@ TEST_P(BusConformance, PublishAsyncReportsEveryEvent) {
   EXPECT_EQ(failed.load(), 0);
 }
 
+TEST_P(BusConformance, PublishAsyncManyKeepsOrderAndStopsAtTheFirstRefusal) {
+  auto bus = open(scope());
+  auto c = bus->consumer(opts("many"));
+  ASSERT_TRUE(c);
+  std::vector<EventBus::Outgoing> batch;
+  std::vector<std::string> ids;
+  std::atomic<int> ok{0};
+  std::atomic<int> refused_code{-1};
+  std::atomic<int> calls_after{0};
+  for (int i = 0; i < 10; ++i) {
+    Event e = event_on("test.t1.m" + std::to_string(i % 3));
+    if (i == 5) e.subject = "test.*";  // not a subject one may publish on
+    if (i < 5) ids.push_back(e.id);
+    batch.push_back(EventBus::Outgoing{std::move(e), [&, i](const Status& st) {
+                                         if (i == 5) {
+                                           refused_code = static_cast<int>(st.error().code);
+                                         } else if (i > 5) {
+                                           calls_after.fetch_add(1);
+                                         } else if (st.ok()) {
+                                           ok.fetch_add(1);
+                                         }
+                                       }});
+  }
+  EXPECT_EQ(bus->publish_async_many(batch), 5U);
+  EXPECT_EQ(refused_code.load(), static_cast<int>(ErrorCode::kInvalidArgument))
+      << "the refused event's done ran before publish_async_many returned";
+  auto got = fetch_n(**c, 5);
+  std::vector<std::string> delivered;
+  for (auto& d : got) {
+    delivered.push_back(d.event->id);
+    ASSERT_TRUE((*c)->ack(d));
+  }
+  EXPECT_EQ(delivered, ids) << "in order";
+  auto more = (*c)->fetch(10, 300ms);
+  ASSERT_TRUE(more);
+  EXPECT_TRUE(more->empty()) << "nothing after the refused event was published";
+  EXPECT_TRUE(eventually([&] { return ok.load() == 5; })) << ok.load();
+  EXPECT_EQ(calls_after.load(), 0);
+}
+
 TEST_P(BusConformance, BadInputIsRefusedWithAClearError) {
   auto bus = open(scope());
   Event e = event_on("test.t1.x");

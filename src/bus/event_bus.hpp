@@ -139,6 +139,18 @@ class EventBus {
   /// stored in that order. An event whose id was published before (within
   /// the bus's de-duplication window) is stored once and reported with it.
   virtual void publish_async(Event event, std::function<void(Status)> done) = 0;
+  /// One event of publish_async_many().
+  struct Outgoing {
+    Event event;
+    std::function<void(Status)> done;
+  };
+  /// publish_async() of each event, in order, in one step where the bus can
+  /// (the in-process bus takes its lock once for the batch; the outbox relay
+  /// publishes this way). Returns how many it accepted. When it refuses one
+  /// at once (invalid, full, closing) that event's done has run with the
+  /// reason before it returns, and the events after it are not published
+  /// and their done is never called, so none overtakes it.
+  virtual std::size_t publish_async_many(std::span<Outgoing> batch);
 
   /// The durable consumer `options.name`, created when missing (receiving
   /// events published from then on). Errors: kInvalidArgument (name, filter),

@@ -433,69 +433,109 @@ class InprocBus final : public EventBus {
   Status enqueue(Event event, Done& done, bool wait_for_room) {
     if (auto st = validate_event(event); !st) return st;
     auto shared = std::make_shared<const Event>(std::move(event));  // outside the lock
-    State& s = *state_;
     std::vector<Done> ready;
-    Status result;
+    Status st;
     {
-      std::unique_lock lock(s.mu);
-      if (s.log.size() >= s.options.max_events) {
-        bool room = false;
-        if (wait_for_room) {
-          ++s.publishers_waiting;
-          room = s.changed.wait_for(lock, s.options.publish_timeout,
-                                    [&] { return s.log.size() < s.options.max_events; });
-          --s.publishers_waiting;
-        }
-        if (!room) {
-          return Error::exhausted("the in-process bus is full (max_events): retry later", 1);
-        }
+      std::unique_lock lock(state_->mu);
+      st = insert(lock, shared, done, wait_for_room, ready);
+    }
+    run_all(ready, Status{});
+    return st;
+  }
+
+ public:
+  std::size_t publish_async_many(std::span<Outgoing> batch) override {
+    // Validated and shared outside the lock; then one lock for the batch.
+    std::vector<std::shared_ptr<const Event>> shared(batch.size());
+    std::size_t valid = 0;
+    Status refused;
+    for (; valid < batch.size(); ++valid) {
+      if (auto st = validate_event(batch[valid].event); !st) {
+        refused = std::move(st);
+        break;
       }
-      const std::uint64_t key = s.recent.enabled() ? RecentIds::key_of(shared->id) : 0;
-      if (s.recent.enabled()) {
-        if (const std::uint64_t* seen = s.recent.find(key)) {
-          // A duplicate: settles with the original (or now, if it has).
-          if (*seen >= s.base && *seen < s.end()) {
-            Entry& original = s.log[*seen - s.base];
-            if (original.owed != 0) {
-              if (done) {
-                original.done = [a = std::move(original.done),
-                                 b = std::move(done)](const Status& st) {
-                  if (a) a(st);
-                  b(st);
-                };
-              }
-              return {};
-            }
-          }
-          lock.unlock();
-          if (done) done(Status{});
-          return {};
+      shared[valid] = std::make_shared<const Event>(std::move(batch[valid].event));
+    }
+    std::vector<Done> ready;
+    std::size_t accepted = 0;
+    {
+      std::unique_lock lock(state_->mu);
+      for (; accepted < valid; ++accepted) {
+        if (auto st = insert(lock, shared[accepted], batch[accepted].done, false, ready); !st) {
+          refused = std::move(st);
+          break;
         }
-      }
-      const std::uint64_t seq = s.end();
-      Entry e;
-      for (auto& d : s.durables) {
-        if (subject_matches(d->options.filter, shared->subject))
-          e.owed |= std::uint64_t{1} << d->index;
-      }
-      if (s.recent.enabled()) s.recent.insert(key, seq);
-      if (e.owed == 0) {
-        if (done) ready.push_back(std::move(done));
-        // Nothing to deliver: keep the log free of it (it is settled).
-        if (s.log.empty()) {
-          ++s.base;
-        } else {
-          e.event = std::move(shared);
-          s.log.push_back(std::move(e));
-        }
-      } else {
-        e.event = std::move(shared);
-        e.done = std::move(done);
-        s.log.push_back(std::move(e));
-        s.changed.notify_all();
       }
     }
-    run_all(ready, result);
+    run_all(ready, Status{});
+    if (accepted < batch.size()) {
+      if (batch[accepted].done) batch[accepted].done(refused);
+    }
+    return accepted;
+  }
+
+ private:
+  // Under the lock: appends the event (or joins it to its duplicate); the
+  // done callbacks to run outside the lock go to `ready`. Moves from done
+  // only when it returns ok.
+  Status insert(std::unique_lock<std::mutex>& lock, std::shared_ptr<const Event>& shared,
+                Done& done, bool wait_for_room, std::vector<Done>& ready) {
+    State& s = *state_;
+    if (s.log.size() >= s.options.max_events) {
+      bool room = false;
+      if (wait_for_room) {
+        ++s.publishers_waiting;
+        room = s.changed.wait_for(lock, s.options.publish_timeout,
+                                  [&] { return s.log.size() < s.options.max_events; });
+        --s.publishers_waiting;
+      }
+      if (!room) {
+        return Error::exhausted("the in-process bus is full (max_events): retry later", 1);
+      }
+    }
+    const std::uint64_t key = s.recent.enabled() ? RecentIds::key_of(shared->id) : 0;
+    if (s.recent.enabled()) {
+      if (const std::uint64_t* seen = s.recent.find(key)) {
+        // A duplicate: settles with the original (or now, if it has).
+        if (*seen >= s.base && *seen < s.end()) {
+          Entry& original = s.log[*seen - s.base];
+          if (original.owed != 0) {
+            if (done) {
+              original.done = [a = std::move(original.done),
+                               b = std::move(done)](const Status& st) {
+                if (a) a(st);
+                b(st);
+              };
+            }
+            return {};
+          }
+        }
+        if (done) ready.push_back(std::move(done));
+        return {};
+      }
+    }
+    const std::uint64_t seq = s.end();
+    Entry e;
+    for (auto& d : s.durables) {
+      if (subject_matches(d->options.filter, shared->subject))
+        e.owed |= std::uint64_t{1} << d->index;
+    }
+    if (s.recent.enabled()) s.recent.insert(key, seq);
+    if (e.owed == 0) {
+      if (done) ready.push_back(std::move(done));
+      // Nothing to deliver: keep the log free of it (it is settled).
+      if (s.log.empty()) {
+        ++s.base;
+      } else {
+        e.event = std::move(shared);
+        s.log.push_back(std::move(e));
+      }
+    } else {
+      e.event = std::move(shared);
+      e.done = std::move(done);
+      s.log.push_back(std::move(e));
+      s.changed.notify_all();
+    }
     return {};
   }
 

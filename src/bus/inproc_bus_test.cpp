@@ -27,6 +27,33 @@ ConsumerOptions opts(const std::string& name) {
   return o;
 }
 
+TEST(InprocBus, PublishAsyncManyStopsWhereTheBusIsFull) {
+  InprocBusOptions o;
+  o.max_events = 10;
+  auto bus = open_inproc_bus(o);
+  auto c = bus->consumer(opts("slow"));
+  ASSERT_TRUE(c);
+  std::vector<EventBus::Outgoing> batch;
+  std::atomic<int> refused_code{-1};
+  std::atomic<int> after{0};
+  for (int i = 0; i < 15; ++i) {
+    batch.push_back(EventBus::Outgoing{event_on("a.b"), [&, i](const Status& st) {
+                                         if (i == 10) {
+                                           refused_code =
+                                               st.ok() ? 0 : static_cast<int>(st.error().code);
+                                         } else if (i > 10) {
+                                           after.fetch_add(1);
+                                         }
+                                       }});
+  }
+  EXPECT_EQ(bus->publish_async_many(batch), 10U);
+  EXPECT_EQ(refused_code.load(), static_cast<int>(ErrorCode::kResourceExhausted));
+  EXPECT_EQ(after.load(), 0);
+  auto got = (*c)->fetch(100, 100ms);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->size(), 10U);
+}
+
 TEST(InprocBus, HoldsAtMostMaxEventsAndRefusesOrWaitsBeyond) {
   InprocBusOptions o;
   o.max_events = 10;

@@ -110,6 +110,15 @@ class Publisher {
   Publisher& operator=(const Publisher&) = delete;
 
   void publish(const Event& event, const std::string& msg_id, Done done) {
+    if (Status st = try_publish(event, msg_id, done); !st) {
+      std::lock_guard lock(mu_);
+      fail_locked(std::move(done), std::move(st));
+    }
+  }
+
+  // publish(), except that a refusal at once (invalid, closing, too many
+  // waiting) is returned instead, and done is then left to the caller.
+  Status try_publish(const Event& event, const std::string& msg_id, Done& done) {
     Status valid = validate_event(event);
     const NatsBusOptions& o = conn_->options();
     std::unique_lock lock(mu_);
@@ -119,19 +128,11 @@ class Publisher {
                         [&] { return outstanding_ < o.max_outstanding_publishes || stopping_; });
       --room_waiters_;
     }
-    if (stopping_) {
-      fail_locked(std::move(done), Error::unavailable("nats bus: closing"));
-      return;
-    }
+    if (stopping_) return Error::unavailable("nats bus: closing");
     if (outstanding_ >= o.max_outstanding_publishes) {
-      fail_locked(std::move(done),
-                  Error::exhausted("nats bus: too many publishes waiting for the broker", 1));
-      return;
+      return Error::exhausted("nats bus: too many publishes waiting for the broker", 1);
     }
-    if (!valid) {
-      fail_locked(std::move(done), std::move(valid));
-      return;
-    }
+    if (!valid) return valid;
     const std::uint64_t id = next_id_++;
     pending_.emplace(id, Pending{std::move(done), SteadyClock::now() + o.request_timeout});
     ++outstanding_;
@@ -149,6 +150,7 @@ class Publisher {
         fail_locked(std::move(d), std::move(e));
       }
     }
+    return {};
   }
 
  private:
@@ -285,6 +287,16 @@ class NatsBus final : public EventBus {
 
   void publish_async(Event event, std::function<void(Status)> done) override {
     publisher_->publish(event, event.id, std::move(done));
+  }
+  std::size_t publish_async_many(std::span<Outgoing> batch) override {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (Status st = publisher_->try_publish(batch[i].event, batch[i].event.id, batch[i].done);
+          !st) {
+        if (batch[i].done) batch[i].done(std::move(st));
+        return i;
+      }
+    }
+    return batch.size();
   }
 
   Result<std::shared_ptr<Consumer>> consumer(const ConsumerOptions& options) override {

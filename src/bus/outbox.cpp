@@ -210,14 +210,14 @@ struct OutboxRelay::Impl : std::enable_shared_from_this<OutboxRelay::Impl> {
     if (rows.empty()) return 0;
     observe(RelayOptions::Stage::kRead, rows.back().first);
     auto self = shared_from_this();
+    std::vector<EventBus::Outgoing> batch;
+    batch.reserve(rows.size());
+    std::vector<std::pair<std::uint64_t, bool>> states;  // seq, is a valid event
+    states.reserve(rows.size());
     for (auto& row : rows) {
       const std::uint64_t seq = row.first;
       auto event = decode_event(row.second);
-      {
-        std::lock_guard lock(mu);
-        last_read = seq;
-        window[seq] = event ? State::kWaiting : State::kOk;
-      }
+      states.emplace_back(seq, event.ok());
       if (!event) {
         // Written by append_outbox, so this is corruption: say so loudly and
         // move on rather than block every later event.
@@ -225,23 +225,30 @@ struct OutboxRelay::Impl : std::enable_shared_from_this<OutboxRelay::Impl> {
                       event.error().message);
         continue;
       }
-      bus.publish_async(std::move(*event), [self, seq, gen](const Status& result) {
-        std::lock_guard lock(self->mu);
-        if (gen != self->generation) return;
-        auto it = self->window.find(seq);
-        if (it == self->window.end()) return;
-        it->second = result.ok() ? State::kOk : State::kFailed;
-        if (!result.ok()) {
-          spdlog::warn("outbox relay: publishing row {} failed: {}", seq, result.error().message);
-        }
-        self->cv.notify_all();
-      });
-      // A publish refused at once (the bus is full or down): publish nothing
-      // after it, so no later row overtakes it.
-      std::lock_guard lock(mu);
-      auto it = window.find(seq);
-      if (it != window.end() && it->second == State::kFailed) break;
+      batch.push_back(EventBus::Outgoing{std::move(*event), [self, seq, gen](const Status& result) {
+                                           std::lock_guard lock(self->mu);
+                                           if (gen != self->generation) return;
+                                           auto it = self->window.find(seq);
+                                           if (it == self->window.end()) return;
+                                           it->second = result.ok() ? State::kOk : State::kFailed;
+                                           if (!result.ok()) {
+                                             spdlog::warn(
+                                                 "outbox relay: publishing row {} failed: {}", seq,
+                                                 result.error().message);
+                                           }
+                                           self->cv.notify_all();
+                                         }});
     }
+    {
+      std::lock_guard lock(mu);
+      last_read = rows.back().first;
+      for (auto [seq, valid] : states) window[seq] = valid ? State::kWaiting : State::kOk;
+    }
+    // In one step (the in-process bus takes its lock once). A row the bus
+    // refuses at once (full, down) is marked failed by its callback and
+    // nothing after it is published, so no later row overtakes it; the
+    // failure path then starts again from the first row not confirmed.
+    bus.publish_async_many(batch);
     return rows.size();
   }
 };
