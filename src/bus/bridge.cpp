@@ -86,6 +86,11 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
   mutable std::mutex mu;
   std::condition_variable room;                  // a delivery finished
   std::unordered_map<std::uint64_t, Held> held;  // by seq
+  // Handled, not yet acknowledged to the bus: acknowledged together (one
+  // ack_many) when their lane has nothing queued, every kAckBatch, and by
+  // the puller's loop and stop() for what is left.
+  std::vector<Delivery> to_ack;
+  static constexpr std::size_t kAckBatch = 64;
   std::unordered_map<std::uint64_t, Seen> seen;  // by seq
   std::deque<std::uint64_t> seen_order;          // insertion order, to bound `seen`
   // Subject -> every event of it that this bridge nak'd and expects back
@@ -100,6 +105,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
   Stats counters;
   bool paused = false;
 
+  std::size_t resume_threshold() const { return pause_threshold() / 2; }
   std::size_t pause_threshold() const {
     auto t = static_cast<std::size_t>(static_cast<double>(opts.max_in_flight) * opts.pause_at);
     return std::clamp<std::size_t>(t, 1, opts.max_in_flight);
@@ -172,7 +178,9 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       std::size_t want = 0;
       {
         std::unique_lock lock(mu);
-        if (held.size() >= pause_threshold()) {
+        // Paused at pause_threshold(), it pulls again once half of that is
+        // free, not at the first free slot: one wake-up per many events.
+        if (held.size() >= pause_threshold() || (paused && held.size() > resume_threshold())) {
           if (!paused) {
             paused = true;
             ++counters.pauses;
@@ -190,7 +198,10 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
         room.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping.load(); });
         continue;
       }
-      for (const Delivery& d : *got) dispatch(d);
+      std::vector<std::vector<std::uint64_t>> per_lane(lanes.size());
+      for (const Delivery& d : *got) dispatch(d, per_lane);
+      post(per_lane);
+      flush_acks();
     }
   }
 
@@ -213,7 +224,39 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
                       std::max(opts.nak_delay, std::chrono::milliseconds(10)));
   }
 
-  void dispatch(const Delivery& d) {
+  // Posts each lane's share of a fetch as one task (in fetch order).
+  void post(std::vector<std::vector<std::uint64_t>>& per_lane) {
+    auto self = shared_from_this();
+    for (std::size_t lane = 0; lane < per_lane.size(); ++lane) {
+      if (per_lane[lane].empty()) continue;
+      std::vector<std::uint64_t> seqs = per_lane[lane];
+      if (lanes[lane]->try_post([self, seqs = std::move(per_lane[lane])] {
+            for (std::size_t i = 0; i < seqs.size(); ++i)
+              self->handle(seqs[i], i + 1 == seqs.size());
+          })) {
+        continue;
+      }
+      for (std::uint64_t seq : seqs) {
+        Delivery d;
+        {
+          std::lock_guard lock(mu);
+          auto it = held.find(seq);
+          if (it == held.end()) continue;
+          d = it->second.delivery;
+          held.erase(it);
+          ++counters.nakd;
+          auto s = seen.find(seq);
+          if (s != seen.end()) ++s->second.skipped;
+          await(d, Steady::now() + opts.nak_delay);
+        }
+        nak(d, opts.nak_delay);
+      }
+    }
+  }
+
+  // Settles what it can at once (nak, drop_after); what is to be handled
+  // goes to its lane's list in per_lane.
+  void dispatch(const Delivery& d, std::vector<std::vector<std::uint64_t>>& per_lane) {
     const std::uint64_t seq = d.seq;
     std::chrono::milliseconds delay = opts.nak_delay;
     const std::size_t lane = std::hash<std::string>{}(d.event->subject) % lanes.size();
@@ -265,19 +308,15 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       action = Action::kNak;
     }
     if (action == Action::kPost) {
-      auto self = shared_from_this();
-      if (lanes[lane]->try_post([self, seq] { self->handle(seq); })) return;
-      std::lock_guard lock(mu);
-      held.erase(seq);
-      ++counters.nakd;
-      auto it = seen.find(seq);
-      if (it != seen.end()) ++it->second.skipped;
-      await(d, Steady::now() + delay);
+      per_lane[lane].push_back(seq);
+      return;
     }
     nak(d, delay);
   }
 
-  void handle(std::uint64_t seq) {
+  // last: the last of its task's events (acknowledgements are flushed
+  // after it when the lane has nothing queued).
+  void handle(std::uint64_t seq, bool last) {
     Delivery d;
     std::uint32_t attempt = 1;
     bool requeue = false;
@@ -305,6 +344,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     }
     if (requeue) {
       nak(d, delay);
+      if (last && lane_of(d).queued() == 0) flush_acks();
       return;
     }
     Status result;
@@ -316,7 +356,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     } catch (...) {
       result = Error::internal("handler threw");
     }
-    finish(d, attempt, result);
+    finish(d, attempt, result, last);
   }
 
   // Marks the trace id of the event's request on this thread's log lines.
@@ -327,7 +367,7 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     log::ScopedTrace trace;
   };
 
-  void finish(const Delivery& d, std::uint32_t attempt, const Status& result) {
+  void finish(const Delivery& d, std::uint32_t attempt, const Status& result, bool last) {
     std::uint32_t busy = 0;
     {
       std::lock_guard lock(mu);
@@ -361,29 +401,52 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
     }
     // The bridge's state first, then the broker: a redelivery (or the next
     // event of the subject) may arrive as soon as the broker hears of it.
+    const bool lane_idle = last && lane_of(d).queued() == 0;
+    bool flush = false;
+    bool wake = false;
     {
       std::lock_guard lock(mu);
       held.erase(d.seq);
+      wake = paused && held.size() <= resume_threshold();
       if (outcome == Outcome::kNak || outcome == Outcome::kBusy) {
         ++counters.nakd;
         auto s = seen.find(d.seq);
         if (s != seen.end() && outcome == Outcome::kBusy) ++s->second.busy;
         await(d, Steady::now() + delay);
       } else {
-        if (outcome == Outcome::kAck) ++counters.acked;
+        if (outcome == Outcome::kAck) {
+          ++counters.acked;
+          to_ack.push_back(d);
+          flush = lane_idle || to_ack.size() >= kAckBatch;
+        }
         forget(d);
       }
     }
     if (outcome == Outcome::kAck) {
-      if (auto st = consumer->ack(d); !st) {
-        spdlog::warn("bus consumer {}: ack of {} failed: {}", opts.name, d.seq, st.error().message);
-      }
+      if (flush) flush_acks();
     } else if (outcome == Outcome::kDead) {
       terminate(d);
     } else if (outcome == Outcome::kNak || outcome == Outcome::kBusy) {
       nak(d, delay);
     }
-    room.notify_all();
+    if (wake) room.notify_all();
+  }
+
+  SerialExecutor& lane_of(const Delivery& d) {
+    return *lanes[std::hash<std::string>{}(d.event->subject) % lanes.size()];
+  }
+
+  void flush_acks() {
+    std::vector<Delivery> batch;
+    {
+      std::lock_guard lock(mu);
+      if (to_ack.empty()) return;
+      batch.swap(to_ack);
+    }
+    if (auto st = consumer->ack_many(batch); !st) {
+      spdlog::warn("bus consumer {}: acknowledging {} events failed: {}", opts.name, batch.size(),
+                   st.error().message);
+    }
   }
 
   // Keeps the dead letter; the caller then forgets the event and terminates
@@ -483,6 +546,7 @@ void Bridge::stop() {
   impl_->room.notify_all();
   if (impl_->puller.joinable()) impl_->puller.join();
   impl_->pool.shutdown();  // runs what was queued (each naks itself), joins running handlers
+  impl_->flush_acks();
 }
 
 Bridge::Stats Bridge::stats() const {

@@ -218,7 +218,8 @@ const std::vector<KeyDef>& key_defs() {
       make_uint("bus.max_in_flight", "per consumer: deliveries held and not yet acknowledged",
                 OFFICE_FIELD(bus.max_in_flight)),
       make_uint("bus.pause_at_percent",
-                "per consumer: above this share of max_in_flight it stops pulling (1..100)",
+                "per consumer: above this share of max_in_flight it stops pulling, until half of "
+                "that share is free (1..100)",
                 OFFICE_FIELD(bus.pause_at_percent)),
       make_uint("bus.nak_delay_ms", "per consumer: redelivery delay after a nak",
                 OFFICE_FIELD(bus.nak_delay_ms)),
