@@ -175,6 +175,9 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
   void run() {
     while (!stopping.load()) {
       expire();
+      // What the lanes left unacknowledged (e.g. while paused, or when the
+      // last event of a lane's task was given up by drop_after).
+      flush_acks();
       std::size_t want = 0;
       {
         std::unique_lock lock(mu);
@@ -201,7 +204,6 @@ struct Bridge::Impl : std::enable_shared_from_this<Bridge::Impl> {
       std::vector<std::vector<std::uint64_t>> per_lane(lanes.size());
       for (const Delivery& d : *got) dispatch(d, per_lane);
       post(per_lane);
-      flush_acks();
     }
   }
 
