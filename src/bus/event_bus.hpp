@@ -150,7 +150,7 @@ class EventBus {
   /// at once (invalid, full, closing) that event's done has run with the
   /// reason before it returns, and the events after it are not published
   /// and their done is never called, so none overtakes it.
-  virtual std::size_t publish_async_many(std::span<Outgoing> batch);
+  virtual std::size_t publish_async_many(std::span<Outgoing> batch) = 0;
 
   /// The durable consumer `options.name`, created when missing (receiving
   /// events published from then on). Errors: kInvalidArgument (name, filter),

@@ -124,6 +124,17 @@ class FlakyBus final : public EventBus {
     }
     inner_->publish_async(std::move(e), std::move(done));
   }
+  std::size_t publish_async_many(std::span<Outgoing> batch) override {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (failures_.fetch_sub(1) > 0) {  // refused at once: nothing after it
+        batch[i].done(Error::unavailable("broker down"));
+        return i;
+      }
+      failures_.fetch_add(1);
+      if (inner_->publish_async_many(batch.subspan(i, 1)) == 0) return i;
+    }
+    return batch.size();
+  }
   Result<std::shared_ptr<Consumer>> consumer(const ConsumerOptions& o) override {
     return inner_->consumer(o);
   }

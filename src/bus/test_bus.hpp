@@ -4,6 +4,7 @@
 #include <charconv>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,6 +29,15 @@ class FakeBus final : public EventBus {
   }
   void publish_async(Event event, std::function<void(Status)> done) override {
     done(publish(event));
+  }
+  std::size_t publish_async_many(std::span<Outgoing> batch) override {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      Status st = publish(batch[i].event);
+      bool refused = !st.ok();
+      if (batch[i].done) batch[i].done(std::move(st));
+      if (refused) return i;
+    }
+    return batch.size();
   }
   Result<std::shared_ptr<Consumer>> consumer(const ConsumerOptions&) override {
     return Error::unavailable("the fake bus delivers nothing");
