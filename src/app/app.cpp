@@ -353,6 +353,7 @@ Result<std::unique_ptr<App>> App::create(const Config& config) {
   opts.ws_max_queued_messages = config.server.ws_max_queued_messages;
   opts.ws_max_queued_bytes = config.server.ws_max_queued_bytes;
   opts.ws_max_total_queued_bytes = config.server.ws_max_total_queued_bytes;
+  opts.ws_write_coalesce = std::chrono::milliseconds(config.server.ws_write_coalesce_ms);
   opts.max_connections = config.server.max_connections;
   opts.ws_max_connections = config.server.ws_max_connections;
   opts.request_timeout = std::chrono::milliseconds(config.server.request_timeout_ms);

@@ -119,6 +119,10 @@ const std::vector<KeyDef>& key_defs() {
                 "outbound bytes queued on all WebSockets together (a broadcast counts once); "
                 "a send beyond closes that WebSocket (1013)",
                 OFFICE_FIELD(server.ws_max_total_queued_bytes)),
+      make_uint("server.ws_write_coalesce_ms",
+                "a WebSocket that wrote less than this long ago waits for the rest of the "
+                "window and sends everything queued meanwhile in one write (0: no wait)",
+                OFFICE_FIELD(server.ws_write_coalesce_ms)),
       make_uint("server.max_connections",
                 "open TCP connections, HTTP and WebSocket (at most the fd limit less 64); "
                 "beyond, 503 with Retry-After and close",

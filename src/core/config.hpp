@@ -33,6 +33,7 @@ struct Config {
     std::uint64_t ws_max_queued_messages = 1024;
     std::uint64_t ws_max_queued_bytes = 8 << 20;
     std::uint64_t ws_max_total_queued_bytes = 256 << 20;
+    std::uint64_t ws_write_coalesce_ms = 20;  ///< see net::ServerOptions::ws_write_coalesce
     std::uint64_t max_connections = 20'000;
     std::uint64_t ws_max_connections = 16'000;
     std::uint64_t request_timeout_ms = 10'000;

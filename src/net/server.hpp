@@ -39,6 +39,11 @@ struct ServerOptions {
   /// All WebSocket outbound queues together (a shared message counts once): a
   /// send that would pass it closes that WebSocket with 1013.
   std::size_t ws_max_total_queued_bytes = 256 << 20;
+  /// A WebSocket that wrote less than this long ago waits for the rest of the
+  /// window before its next write, which then carries everything queued
+  /// meanwhile (one system call). The first message after a quiet spell goes
+  /// at once. 0: every batch goes as soon as the socket is free.
+  std::chrono::milliseconds ws_write_coalesce{0};
   /// Open TCP connections, HTTP and WebSocket together (lowered to the fd limit
   /// less a reserve when that is smaller). Beyond: the connection is answered
   /// 503 + Retry-After and closed.

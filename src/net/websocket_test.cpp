@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "net/server.hpp"
@@ -218,6 +219,98 @@ TEST_F(WebSocketFixture, ServerStopClosesWith1001) {
   EXPECT_EQ(b.read_until_closed(), 1001);
   EXPECT_TRUE(server->join_for(5s));
   EXPECT_EQ(obs->close_code, 1001);
+}
+
+// --- our framing after the handshake -------------------------------------------
+
+// Raw bytes on the socket under the Beast client (frames Beast would not send).
+void write_raw(WsClient& c, const std::string& bytes) {
+  asio::write(c.ws.next_layer(), asio::buffer(bytes));
+}
+
+TEST_F(WebSocketFixture, PingIsAnsweredWithItsPayload) {
+  WsClient c;
+  ASSERT_FALSE(c.connect(server->port(), "/ws/echo"));
+  std::string pong;
+  c.ws.control_callback([&](websocket::frame_type kind, beast::string_view payload) {
+    if (kind == websocket::frame_type::pong) pong = std::string(payload);
+  });
+  c.ws.ping("are you there");
+  c.write_text("after the ping");
+  EXPECT_EQ(c.read_text(), "after the ping");  // the pong came before it
+  EXPECT_EQ(pong, "are you there");
+}
+
+TEST_F(WebSocketFixture, UnmaskedClientFrameCloses1002) {
+  WsClient c;
+  ASSERT_FALSE(c.connect(server->port(), "/ws/echo"));
+  write_raw(c, std::string("\x81\x02hi", 4));  // a client frame must be masked
+  EXPECT_EQ(c.read_until_closed(), 1002);
+  ASSERT_TRUE(obs->closed.wait_at_least(1));
+  EXPECT_EQ(obs->close_code, 1002);
+}
+
+TEST_F(WebSocketFixture, InvalidUtf8Closes1007) {
+  WsClient c;
+  ASSERT_FALSE(c.connect(server->port(), "/ws/echo"));
+  c.write_text("ok");
+  EXPECT_EQ(c.read_text(), "ok");
+  c.write_text(std::string("\xed\xa0\x80", 3));  // a lone surrogate
+  EXPECT_EQ(c.read_until_closed(), 1007);
+}
+
+TEST_F(WebSocketFixture, FragmentedMessageIsReassembled) {
+  WsClient c;
+  ASSERT_FALSE(c.connect(server->port(), "/ws/echo"));
+  c.ws.text(true);
+  c.ws.write_some(false, asio::buffer(std::string("frag")));
+  c.ws.ping("between");  // a control frame between fragments is allowed
+  c.ws.write_some(true, asio::buffer(std::string("mented 😀")));
+  EXPECT_EQ(c.read_text(), "fragmented 😀");
+}
+
+// A client that stops answering (not even pings) is dropped after the idle
+// timeout; one that only answers pings stays.
+TEST(WebSocketIdle, SilentPeerIsDroppedAfterTheIdleTimeout) {
+  auto obs = std::make_shared<Observed>();
+  auto o = ws_options();
+  o.idle_timeout = 600ms;
+  testing::TestServer server(o, ws_router(obs));
+  ASSERT_NE(server.port(), 0);
+  server.start();
+  WsClient silent;  // never reads: Beast answers pings only inside a read
+  ASSERT_FALSE(silent.connect(server.port(), "/ws/echo"));
+  ASSERT_TRUE(obs->opened.wait_at_least(1));
+  EXPECT_TRUE(obs->closed.wait_at_least(1, 5s));
+  EXPECT_EQ(obs->close_code, 1006);
+}
+
+TEST(WebSocketIdle, PeerThatAnswersPingsStays) {
+  auto obs = std::make_shared<Observed>();
+  auto o = ws_options();
+  o.idle_timeout = 400ms;
+  testing::TestServer server(o, ws_router(obs));
+  ASSERT_NE(server.port(), 0);
+  server.start();
+  WsClient c;
+  ASSERT_FALSE(c.connect(server.port(), "/ws/echo"));
+  std::atomic<int> pings{0};
+  c.ws.control_callback([&](websocket::frame_type kind, beast::string_view) {
+    if (kind == websocket::frame_type::ping) ++pings;
+  });
+  // Reads (and so answers pings) for three idle timeouts without sending data.
+  std::thread reader([&] {
+    beast::flat_buffer buf;
+    beast::error_code ec;
+    while (!ec) c.ws.read(buf, ec);
+  });
+  std::this_thread::sleep_for(1200ms);
+  const int closed_meanwhile = obs->closed.value();
+  boost::system::error_code ignored;
+  c.ws.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+  reader.join();
+  EXPECT_EQ(closed_meanwhile, 0);
+  EXPECT_GE(pings.load(), 1);
 }
 
 // --- fan-out ------------------------------------------------------------------
@@ -528,6 +621,28 @@ TEST(SharedMessage, OneBufferForEveryCopy) {
   EXPECT_EQ(b.size(), 100u);
   EXPECT_EQ(SharedMessage().size(), 0u);
   EXPECT_EQ(SharedMessage().text(), "");
+}
+
+}  // namespace
+}  // namespace office::net
+
+namespace office::net {
+namespace {
+
+// With a write window, messages queued right after a write wait for the
+// window and then arrive whole and in order; close() does not wait for the
+// window but sends them first, then its close frame.
+TEST_F(FanOutFixture, CoalescedWritesArriveInOrderAndCloseFlushesThem) {
+  auto o = options();
+  o.ws_write_coalesce = 300ms;
+  start(o);
+  WsClient c;
+  ASSERT_FALSE(c.connect(server->port(), "/ws/hub"));
+  command(c, "count:1");
+  EXPECT_EQ(c.read_text(), "c");
+  command(c, "close-after:100");  // within the window of the write of "c"
+  for (int i = 0; i < 100; ++i) ASSERT_EQ(c.read_text(), std::to_string(i));
+  EXPECT_EQ(c.read_until_closed(), 1000);
 }
 
 }  // namespace
