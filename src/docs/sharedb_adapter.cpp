@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -85,11 +86,25 @@ class SharedbContext {
   /// (the document's owner calls on_op for each subscriber in turn, so a
   /// small cache keyed by the op object catches the whole fan-out).
   net::SharedMessage op_message(const CommittedOpPtr& op) const {
+    // The fan-out runs on the document's thread: the last op that thread
+    // serialised is the one asked for again, with no lock. (The cached op is
+    // held, so its address cannot be reused by another op meanwhile.)
+    struct Last {
+      const SharedbContext* ctx = nullptr;
+      CommittedOpPtr op;
+      net::SharedMessage message;
+    };
+    thread_local Last last;
+    if (last.op == op && last.ctx == this) return last.message;
     auto& slot = slots_[(reinterpret_cast<std::uintptr_t>(op.get()) >> 4) % slots_.size()];
     std::lock_guard lock(slot.mu);
-    if (auto held = slot.op.lock(); held && held.get() == op.get()) return slot.message;
-    slot.op = op;
-    slot.message = net::SharedMessage(sdb::op_message(*op));
+    if (auto held = slot.op.lock(); !held || held.get() != op.get()) {
+      slot.op = op;
+      slot.message = net::SharedMessage(sdb::op_message(*op));
+    }
+    last.ctx = this;
+    last.op = op;
+    last.message = slot.message;
     return slot.message;
   }
 
@@ -132,8 +147,23 @@ class Listener final : public DocListener {
   const std::string& doc_id() const { return doc_id_; }
   Kind kind() const { return kind_; }
 
+  // An ops listener is current while it is its connection's subscription of
+  // the document (set and cleared under the connection's lock). Ops go
+  // straight to the session then, without the connection's lock or map: the
+  // document's thread calls this for every subscriber of every op.
+  void activate(std::shared_ptr<net::WebSocketSession> s) {
+    session_ = std::move(s);
+    current_.store(session_ != nullptr, std::memory_order_release);
+  }
+  void retire() { current_.store(false, std::memory_order_release); }
+  net::WebSocketSession* current_session() const {
+    return current_.load(std::memory_order_acquire) ? session_.get() : nullptr;
+  }
+
  private:
   std::weak_ptr<Conn> conn_;
+  std::shared_ptr<net::WebSocketSession> session_;  // written before current_ is set
+  std::atomic<bool> current_{false};
   const std::string doc_id_;
   const Kind kind_;
   const std::string src_;
@@ -177,6 +207,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
     {
       std::lock_guard lock(mu_);
       closed_ = true;
+      for (auto& [id, l] : docs_) l->retire();
       docs.swap(docs_);
       presence.swap(presence_);
       lease = std::move(lease_);
@@ -258,8 +289,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
   // --- from listeners (a document's owner thread) ---------------------------
 
   void deliver_op(const Listener* l, const CommittedOpPtr& op) {
-    auto s = session_if_current(l, docs_);
-    if (s) s->send_shared(ctx_->op_message(op));
+    if (auto* s = l->current_session()) s->send_shared(ctx_->op_message(op));
   }
   void deliver_presence(const Listener* l, std::string_view presence_id,
                         std::string_view value_json, std::int64_t version, std::string_view src) {
@@ -284,6 +314,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
       auto it = map.find(l->doc_id());
       if (closed_ || it == map.end() || it->second.get() != l) return;
       keep = std::move(it->second);
+      keep->retire();
       map.erase(it);
       s = session_;
     }
@@ -307,14 +338,6 @@ class Conn final : public std::enable_shared_from_this<Conn> {
   static void close_for(net::WebSocketSession& s, identity::SessionEnd why) {
     s.close(net::CloseCode::kUnauthorized,
             why == identity::SessionEnd::kExpired ? "access token expired" : "session ended");
-  }
-
-  std::shared_ptr<net::WebSocketSession> session_if_current(
-      const Listener* l, const std::map<std::string, std::shared_ptr<Listener>>& map) {
-    std::lock_guard lock(mu_);
-    auto it = map.find(l->doc_id());
-    if (closed_ || it == map.end() || it->second.get() != l) return nullptr;
-    return session_;
   }
 
   std::shared_ptr<net::WebSocketSession> session() {
@@ -421,10 +444,13 @@ class Conn final : public std::enable_shared_from_this<Conn> {
         l.reset();
       else {
         ++in_flight_;
-        if (it != docs_.end())
+        if (it != docs_.end()) {
           previous = std::exchange(it->second, l);
-        else
+          previous->retire();
+        } else {
           docs_.emplace(doc_id, l);
+        }
+        if (!closed_) l->activate(session_);
       }
     }
     if (!l) {
@@ -456,6 +482,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
     auto it = map.find(doc_id);
     if (it != map.end() && it->second.get() == l) {
       keep = std::move(it->second);
+      keep->retire();
       map.erase(it);
     }
   }
@@ -472,6 +499,7 @@ class Conn final : public std::enable_shared_from_this<Conn> {
       auto it = docs_.find(doc_id);
       if (it != docs_.end()) {
         l = std::move(it->second);
+        l->retire();
         docs_.erase(it);
       }
     }
