@@ -554,6 +554,9 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
   void commit(const Principal& p, const std::shared_ptr<CommittedOp>& op, Submitted result,
               Callback<Submitted> done) {
     op->version = head_version_;
+    // Times never go back along the versions (a clock step back keeps the
+    // last time), so the version at a time is a binary search on versions.
+    op->ts_ms = std::max(op->ts_ms, std::max(head_ts_ms_, durable_ts_ms_));
     std::int64_t size_after = 0;
     if (op->kind == CommittedOp::Kind::kCreate) {
       size_after = static_cast<std::int64_t>(ot::utf8::count(op->create_text));
@@ -617,6 +620,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
       return;
     }
     ++head_version_;
+    head_ts_ms_ = op->ts_ms;
     window_.push_back(shared);
     result.version = version;
     pending_.push_back({shared, {{std::move(done), std::move(result)}}});
@@ -827,6 +831,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
   ot::Document durable_;  // ops whose commit is durable
   std::int64_t durable_version_ = 0;
   std::int64_t durable_ts_ms_ = 0;
+  std::int64_t head_ts_ms_ = 0;  // of the last op applied at the head
   bool durable_exists_ = false;
   std::deque<CommittedOpPtr> window_;  // versions [window_start_, head_version_)
   std::int64_t window_start_ = 0;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <future>
 #include <map>
 #include <mutex>
@@ -448,6 +450,33 @@ TEST_P(HubTest, SnapshotAtATime) {
   ASSERT_TRUE(before.ok());
   EXPECT_EQ(before->version, 0);
   EXPECT_FALSE(before->exists);
+}
+
+// Many ops, and a clock that steps back: the version at a time is the version
+// after the last op at or before it, and an op's time never precedes the one
+// before it (the lookup is a binary search over versions).
+TEST_P(HubTest, SnapshotAtATimeOverManyOpsAndAClockStepBack) {
+  // stamps[v]: the time op v should carry (the clock, but never before the op
+  // before it); op 0 is the create.
+  std::vector<std::int64_t> stamps{clock_.now_ms()};
+  ASSERT_TRUE(create(alice_, "d").ok());
+  for (int v = 1; v <= 40; ++v) {
+    clock_.advance(std::chrono::milliseconds(v == 25 ? -30'000 : 1'000));  // back 30 s once
+    ASSERT_TRUE(
+        submit(alice_, "d", v, ot::make_insert(static_cast<std::uint64_t>(v - 1), "x")).ok());
+    stamps.push_back(std::max(clock_.now_ms(), stamps.back()));
+  }
+  // The version at t is the number of ops stamped at or before t.
+  for (std::int64_t t = stamps.front() - 1; t <= stamps.back() + 1; t += 250) {
+    const auto expected = static_cast<std::int64_t>(
+        std::upper_bound(stamps.begin(), stamps.end(), t) - stamps.begin());
+    auto at = call<Snapshot>([&](auto cb) { hub_->snapshot_at_time(alice_, "d", t, cb); });
+    ASSERT_TRUE(at.ok());
+    ASSERT_EQ(at->version, expected) << "at " << t - stamps.front() << " ms";
+    if (expected > 0) {
+      EXPECT_EQ(at->text, std::string(static_cast<std::size_t>(expected - 1), 'x'));
+    }
+  }
 }
 
 TEST_P(HubTest, RestoringAVersionIsAnOpEveryoneReceives) {

@@ -139,12 +139,34 @@ Result<Snapshot> snapshot_at(storage::Tx& tx, std::string_view tenant, std::stri
 
 Result<std::int64_t> version_at_time(storage::Tx& tx, std::string_view tenant, std::string_view doc,
                                      std::int64_t ts_ms) {
-  auto row = tx.query_one(
-      "SELECT MAX(version) FROM doc_ops WHERE tenant_id = ?1 AND doc_id = ?2 AND ts_ms <= ?3",
-      {std::string(tenant), std::string(doc), ts_ms});
-  if (!row) return row.error();
-  if (!*row || (*row)->is_null(0)) return std::int64_t{0};
-  return (*row)->i64(0) + 1;
+  // The op log has no index on time (one less page written per op): times
+  // do not decrease along the versions (the hub keeps them so), so the answer
+  // is a binary search over versions, each step a primary-key lookup. It is
+  // the version after the last op at or before ts_ms (0: none).
+  auto last = tx.query_one("SELECT MAX(version) FROM doc_ops WHERE tenant_id = ?1 AND doc_id = ?2",
+                           {std::string(tenant), std::string(doc)});
+  if (!last) return last.error();
+  if (!*last || (*last)->is_null(0)) return std::int64_t{0};
+  std::int64_t lo = -1;                   // an op at or before ts_ms (or none: -1)
+  std::int64_t hi = (*last)->i64(0) + 1;  // the first op after ts_ms (or past the end)
+  auto first = tx.query_one("SELECT MIN(version) FROM doc_ops WHERE tenant_id = ?1 AND doc_id = ?2",
+                            {std::string(tenant), std::string(doc)});
+  if (!first) return first.error();
+  if (*first && !(*first)->is_null(0)) lo = (*first)->i64(0) - 1;
+  while (hi - lo > 1) {
+    const std::int64_t mid = lo + (hi - lo) / 2;
+    auto row = tx.query_one(
+        "SELECT ts_ms FROM doc_ops WHERE tenant_id = ?1 AND doc_id = ?2 AND version = ?3",
+        {std::string(tenant), std::string(doc), mid});
+    if (!row) return row.error();
+    if (!*row) return Error::internal("the op log of document " + std::string(doc) + " has a gap");
+    if ((*row)->i64(0) <= ts_ms) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  return lo + 1;
 }
 
 Status append(storage::Tx& tx, const CommittedOp& op, std::int64_t size_after,
