@@ -272,9 +272,14 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     // From here on the socket is ours alone.
     sock_ = std::move(handshake_->next_layer());
     handshake_.reset();
-    boost::system::error_code ignored;
-    sock_.non_blocking(true, ignored);
-    if (ignored) return finish(1006);
+    boost::system::error_code nb;
+    sock_.non_blocking(true, nb);
+    if (nb) {  // never seen; the handler has not been opened, so it hears nothing
+      spdlog::warn("net: WebSocket {}: cannot make the socket non-blocking: {}", id_, nb.message());
+      sock_.close(nb);
+      handler_.reset();
+      return;
+    }
     bool close_early;
     {
       std::lock_guard lock(mu_);
