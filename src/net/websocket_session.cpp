@@ -147,10 +147,6 @@ class Outbound {
   WsOpcode opcode_ = WsOpcode::kText;
 };
 
-std::size_t header_size(std::size_t payload) {
-  return payload < 126 ? 2 : payload <= 0xFFFF ? 4 : 10;
-}
-
 // What the application holds. A weak reference, so an application that keeps it
 // after the server is gone holds no socket (sockets must not outlive their io_context).
 class WsHandle final : public WebSocketSession {
@@ -627,7 +623,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     bool close_out = false;
     while (n > 0 && write_index_ < writing_.size()) {
       Outbound& m = writing_[write_index_];
-      const std::size_t left = header_size(m.size()) + m.size() - write_offset_;
+      const std::size_t left = frame_header_size(m.size()) + m.size() - write_offset_;
       if (n < left) {
         write_offset_ += n;
         break;

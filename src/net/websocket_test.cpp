@@ -271,29 +271,31 @@ TEST_F(WebSocketFixture, FragmentedMessageIsReassembled) {
 
 // A client that stops answering (not even pings) is dropped after the idle
 // timeout; one that only answers pings stays.
-TEST(WebSocketIdle, SilentPeerIsDroppedAfterTheIdleTimeout) {
-  auto obs = std::make_shared<Observed>();
-  auto o = ws_options();
-  o.idle_timeout = 600ms;
-  testing::TestServer server(o, ws_router(obs));
-  ASSERT_NE(server.port(), 0);
-  server.start();
+struct WebSocketIdle : ::testing::Test {
+  void start(std::chrono::milliseconds idle_timeout) {
+    auto o = ws_options();
+    o.idle_timeout = idle_timeout;
+    server = std::make_unique<testing::TestServer>(o, ws_router(obs));
+    ASSERT_NE(server->port(), 0);
+    server->start();
+  }
+  std::shared_ptr<Observed> obs = std::make_shared<Observed>();
+  std::unique_ptr<testing::TestServer> server;
+};
+
+TEST_F(WebSocketIdle, SilentPeerIsDroppedAfterTheIdleTimeout) {
+  start(600ms);
   WsClient silent;  // never reads: Beast answers pings only inside a read
-  ASSERT_FALSE(silent.connect(server.port(), "/ws/echo"));
+  ASSERT_FALSE(silent.connect(server->port(), "/ws/echo"));
   ASSERT_TRUE(obs->opened.wait_at_least(1));
   EXPECT_TRUE(obs->closed.wait_at_least(1, 5s));
   EXPECT_EQ(obs->close_code, 1006);
 }
 
-TEST(WebSocketIdle, PeerThatAnswersPingsStays) {
-  auto obs = std::make_shared<Observed>();
-  auto o = ws_options();
-  o.idle_timeout = 400ms;
-  testing::TestServer server(o, ws_router(obs));
-  ASSERT_NE(server.port(), 0);
-  server.start();
+TEST_F(WebSocketIdle, PeerThatAnswersPingsStays) {
+  start(400ms);
   WsClient c;
-  ASSERT_FALSE(c.connect(server.port(), "/ws/echo"));
+  ASSERT_FALSE(c.connect(server->port(), "/ws/echo"));
   std::atomic<int> pings{0};
   c.ws.control_callback([&](websocket::frame_type kind, beast::string_view) {
     if (kind == websocket::frame_type::ping) ++pings;

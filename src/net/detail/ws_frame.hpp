@@ -28,6 +28,11 @@ enum class WsOpcode : std::uint8_t {
   kPong = 0xA,
 };
 
+/// The length of a server frame's header for a payload of `payload_size` bytes.
+inline constexpr std::size_t frame_header_size(std::uint64_t payload_size) {
+  return payload_size < 126 ? 2 : payload_size <= 0xFFFF ? 4 : 10;
+}
+
 /// Writes the header of one unmasked, final frame of `payload_size` bytes into
 /// out (at least kMaxServerHeader bytes); returns its length.
 std::size_t write_frame_header(unsigned char* out, WsOpcode op, std::uint64_t payload_size);
