@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -424,6 +425,11 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     CommittedOpPtr op;
     std::vector<Waiter> waiters;
   };
+  struct Live {  // a listener during one delivery
+    std::shared_ptr<DocListener> listener;
+    const std::string* client_id;
+    bool submitter;  // its client submitted one of the batch's ops
+  };
 
   void touch() { last_active_ms_ = hub_.clock_.now_ms(); }
 
@@ -458,6 +464,7 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     head_exists_ = durable_exists_ = snap.exists;
     head_version_ = durable_version_ = window_start_ = snap.version;
     durable_ts_ms_ = snap.ts_ms;
+    durable_mark_.store(snap.version);
     milestone_version_ = snap.version;  // replaying is cheap until the next interval
     loaded_ = true;
     touch();
@@ -599,8 +606,23 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
           return oplog::append(tx, *shared, size_after, update_catalogue);
         },
         [self, version](Status st) {
+          // The committer calls these in version order. Each success moves the
+          // mark, and one flush on the document's executor takes everything
+          // up to it: the ops of one group commit go out together.
+          if (st && !self->commit_broken_.load()) {
+            if (self->durable_mark_.load() == version) {
+              self->durable_mark_.store(version + 1);
+              if (!self->flush_posted_.exchange(true)) {
+                self->exec.post_continuation([self] { self->flush_durable(); });
+              }
+              return;
+            }
+            // A retried commit overtook an earlier one: that one is not durable.
+            st = Error::internal("commits of the document completed out of order");
+          }
+          self->commit_broken_.store(true);  // no later commit counts as durable
           self->exec.post_continuation(
-              [self, version, st = std::move(st)]() mutable { self->durable(version, st); });
+              [self, version, st = std::move(st)]() mutable { self->commit_failed(version, st); });
         },
         affinity_);
     if (!accepted) {
@@ -626,46 +648,116 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     pending_.push_back({shared, {{std::move(done), std::move(result)}}});
   }
 
-  // The commit of `version` is durable (or failed): acknowledge, broadcast.
-  void durable(std::int64_t version, const Status& st) {
+  // A commit failed: what was durable before it goes out, then everything
+  // ends (the clients reconnect and resubmit).
+  void commit_failed(std::int64_t version, const Status& st) {
+    flush_durable();
     if (evicted) return;
-    if (!st) {
-      spdlog::error("docs: commit of document {} version {} failed: {}", id_, version,
-                    st.error().message);
-      fail_all(st.error().code == ErrorCode::kNotFound
-                   ? doc_not_found()
-                   : Error::unavailable("the document's commit failed; reconnect and resubmit"));
-      return;
+    spdlog::error("docs: commit of document {} version {} failed: {}", id_, version,
+                  st ? std::string("a commit before it failed") : st.error().message);
+    fail_all(!st && st.error().code == ErrorCode::kNotFound
+                 ? doc_not_found()
+                 : Error::unavailable("the document's commit failed; reconnect and resubmit"));
+  }
+
+  // Commits are durable up to durable_mark_: acknowledge and broadcast them,
+  // as batches (a create ends its batch: who may see the document is checked
+  // after it).
+  void flush_durable() {
+    flush_posted_.store(false);
+    const std::int64_t mark = durable_mark_.load();
+    while (!evicted && !pending_.empty() && pending_.front().op->version < mark) {
+      if (pending_.front().op->version != durable_version_) {
+        spdlog::error("docs: commit of document {} version {} arrived out of order", id_,
+                      pending_.front().op->version);
+        fail_all(Error::internal("document state is inconsistent; reconnect"));
+        return;
+      }
+      batch_.clear();
+      while (!pending_.empty() && pending_.front().op->version < mark) {
+        batch_.push_back(std::move(pending_.front()));
+        pending_.pop_front();
+        if (batch_.back().op->kind == CommittedOp::Kind::kCreate) break;
+      }
+      deliver_batch();
     }
-    if (pending_.empty() || pending_.front().op->version != version) {
-      spdlog::error("docs: commit of document {} version {} arrived out of order", id_, version);
-      fail_all(Error::internal("document state is inconsistent; reconnect"));
-      return;
+    if (!evicted && closed_ && pending_.empty()) finish_close();
+  }
+
+  // batch_ is durable: move the durable text, acknowledge, broadcast.
+  void deliver_batch() {
+    for (auto& p : batch_) {
+      const CommittedOp& op = *p.op;
+      Status a;
+      if (op.kind == CommittedOp::Kind::kCreate) {
+        durable_ = ot::Document(op.create_text);
+        durable_exists_ = true;
+      } else {
+        a = durable_.apply(op.op);
+      }
+      if (!a) {
+        const Error e = Error::internal("document state is inconsistent; reconnect");
+        for (auto& b : batch_) {
+          for (auto& w : b.waiters) w.done(e);
+        }
+        batch_.clear();
+        fail_all(e);
+        return;
+      }
     }
-    Pending done = std::move(pending_.front());
-    pending_.pop_front();
-    const CommittedOp& op = *done.op;
-    if (op.kind == CommittedOp::Kind::kCreate) {
-      durable_ = ot::Document(op.create_text);
-      durable_exists_ = true;
-    } else if (Status a = durable_.apply(op.op); !a) {
-      fail_all(Error::internal("document state is inconsistent; reconnect"));
-      return;
-    }
-    durable_version_ = version + 1;
-    durable_ts_ms_ = op.ts_ms;
-    ++hub_.ops_committed_;
-    for (auto& w : done.waiters) w.done(std::move(w.result));
+    const CommittedOp& last = *batch_.back().op;
+    durable_version_ = last.version + 1;
+    durable_ts_ms_ = last.ts_ms;
+    hub_.ops_committed_ += batch_.size();
+
+    live_.clear();
     for (std::size_t i = 0; i < listeners_.size();) {
       auto l = listeners_[i].weak.lock();
       if (!l) {
         drop_listener(i);
         continue;
       }
-      if (listeners_[i].client_id != op.src || op.src.empty()) l->on_op(done.op);
+      live_.push_back({std::move(l), &listeners_[i].client_id, false});
       ++i;
     }
-    if (op.kind == CommittedOp::Kind::kCreate && !in_catalogue_) {
+    if (batch_.size() == 1) {
+      const CommittedOpPtr& op = batch_.front().op;
+      for (auto& w : batch_.front().waiters) w.done(std::move(w.result));
+      for (auto& l : live_) {
+        if (*l.client_id != op->src || op->src.empty()) l.listener->on_op(op);
+      }
+    } else {
+      // A client that submitted one of these ops must see its acknowledgement
+      // after the ops before it and before the ops after it: it gets them one
+      // at a time around its acks. Everyone else gets the batch at once.
+      ops_.clear();
+      for (auto& p : batch_) ops_.push_back(p.op);
+      for (auto& l : live_) {
+        if (l.client_id->empty()) continue;
+        for (const auto& op : ops_) {
+          if (op->src == *l.client_id) {
+            l.submitter = true;
+            break;
+          }
+        }
+      }
+      for (auto& p : batch_) {
+        for (auto& l : live_) {
+          if (l.submitter && (*l.client_id != p.op->src || p.op->src.empty())) {
+            l.listener->on_op(p.op);
+          }
+        }
+        for (auto& w : p.waiters) w.done(std::move(w.result));
+      }
+      for (auto& l : live_) {
+        if (!l.submitter) l.listener->on_ops(ops_);
+      }
+      ops_.clear();
+    }
+    live_.clear();
+    const bool created = last.kind == CommittedOp::Kind::kCreate && !in_catalogue_;
+    batch_.clear();
+    if (created) {
       in_catalogue_ = true;
       access_changed();  // subscribers of the new id who have no role on it go
     }
@@ -674,7 +766,6 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
       window_.pop_front();
       ++window_start_;
     }
-    if (closed_ && pending_.empty()) finish_close();
   }
 
   void write_milestone() {
@@ -836,6 +927,14 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
   std::deque<CommittedOpPtr> window_;  // versions [window_start_, head_version_)
   std::int64_t window_start_ = 0;
   std::deque<Pending> pending_;  // versions [durable_version_, head_version_)
+  // Set by the committer's completions, read by flush_durable:
+  std::atomic<std::int64_t> durable_mark_{0};  // commits below this version are durable
+  std::atomic<bool> flush_posted_{false};      // a flush_durable is queued
+  std::atomic<bool> commit_broken_{false};     // a commit failed: nothing later counts
+  // flush_durable's scratch (kept for their capacity):
+  std::vector<Pending> batch_;
+  std::vector<CommittedOpPtr> ops_;
+  std::vector<Live> live_;
   std::int64_t milestone_version_ = 0;
   std::int64_t catalogue_ms_ = 0;  // when a commit last moved the documents row
   bool catalogue_flush_armed_ = false;

@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <span>
 #include <thread>
 
 #include "core/clock.hpp"
@@ -78,6 +79,50 @@ class Recorder final : public DocListener {
   std::vector<CommittedOpPtr> ops_;
   std::vector<std::pair<std::string, std::string>> presence_;
   std::optional<Error> ended_;
+};
+
+// What one connection sees, in order: others' ops (one at a time or as a
+// batch) and the acknowledgements of its own.
+class SeqRecorder final : public DocListener {
+ public:
+  struct Event {
+    std::int64_t version;
+    bool ack;
+    std::string src;
+  };
+  explicit SeqRecorder(std::string id) : id_(std::move(id)) {}
+  void on_op(const CommittedOpPtr& op) override { add({op->version, false, op->src}); }
+  void on_ops(std::span<const CommittedOpPtr> ops) override {
+    {
+      std::lock_guard lock(mu_);
+      largest_batch_ = std::max(largest_batch_, ops.size());
+    }
+    for (const auto& op : ops) add({op->version, false, op->src});
+  }
+  void ack(std::int64_t version) { add({version, true, id_}); }
+  void on_ended(const Ended&) override {}
+  std::string_view client_id() const override { return id_; }
+  std::vector<Event> wait_events(std::size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, 10s, [&] { return events_.size() >= n; });
+    return events_;
+  }
+  std::size_t largest_batch() {
+    std::lock_guard lock(mu_);
+    return largest_batch_;
+  }
+
+ private:
+  void add(Event e) {
+    std::lock_guard lock(mu_);
+    events_.push_back(std::move(e));
+    cv_.notify_all();
+  }
+  std::string id_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Event> events_;
+  std::size_t largest_batch_ = 0;
 };
 
 template <class T, class F>
@@ -252,6 +297,99 @@ TEST_P(HubTest, AnOpIsAcknowledgedDurableAndBroadcastToOthers) {
   EXPECT_EQ(lb->ops()[0]->src, "ca");
   EXPECT_EQ(lb->ops()[0]->sharedb_fields(), R"("op":["hello"])");
   EXPECT_TRUE(la->ops().empty());  // its own op comes back as the acknowledgement only
+}
+
+// Ops made durable by one group commit reach a subscriber as one batch; a
+// client that submitted some of them gets each ack between the ops before it
+// and the ops after it (what a ShareDB client needs to keep its version).
+TEST_P(HubTest, OpsDurableTogetherGoOutAsABatchAndAcksKeepTheirPlace) {
+  ASSERT_TRUE(create(alice_, "d").ok());
+  auto watcher = std::make_shared<SeqRecorder>("w");
+  std::vector<std::shared_ptr<SeqRecorder>> writers;
+  for (const char* id : {"a", "b", "c"}) writers.push_back(std::make_shared<SeqRecorder>(id));
+  ASSERT_TRUE(subscribe(alice_, "d", watcher).ok());
+  for (auto& w : writers) ASSERT_TRUE(subscribe(alice_, "d", w).ok());
+
+  // Hold every write lane (affinities 1..16 reach up to 16 lanes), so the
+  // ops below queue behind and commit together.
+  std::promise<void> open_db;
+  std::shared_future<void> db_gate = open_db.get_future().share();
+  const auto units_before = db_->write_stats().units;
+  constexpr std::uint64_t kBlockers = 16;
+  for (std::uint64_t a = 1; a <= kBlockers; ++a) {
+    ASSERT_TRUE(db_->write_async(
+        [db_gate](storage::Tx&) -> Status {
+          db_gate.wait();
+          return {};
+        },
+        [](const Status&) {}, a));
+  }
+  constexpr int kOpsEach = 4;
+  std::mutex errors_mu;
+  std::vector<std::string> errors;
+  for (auto& w : writers) {
+    for (int i = 1; i <= kOpsEach; ++i) {
+      SyncService::Submit s;
+      s.doc_id = "d";
+      s.base_version = 1;
+      s.src = std::string(w->client_id());
+      s.seq = i;
+      s.op = ot::make_insert(0, s.src);
+      hub_->submit(alice_, std::move(s),
+                   [&errors_mu, &errors, w](Result<SyncService::Submitted> r) {
+                     if (r) return w->ack(r->version);
+                     std::lock_guard lock(errors_mu);
+                     errors.push_back(r.error().message);
+                   });
+    }
+  }
+  // The document's executor runs in order: after this fetch every submit has
+  // been applied and queued for commit, and none is durable.
+  auto before = fetch(alice_, "d");
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->version, 1);
+
+  // Hold the docs pool too, until every commit's completion has run, so the
+  // document finds them all durable at once.
+  std::promise<void> open_pool;
+  std::shared_future<void> pool_gate = open_pool.get_future().share();
+  std::atomic<int> holding{0};
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(pool_->try_post(Task([pool_gate, &holding] {
+      ++holding;
+      pool_gate.wait();
+    })));
+  }
+  for (int i = 0; i < 1000 && holding.load() < 2; ++i) std::this_thread::sleep_for(5ms);
+  ASSERT_EQ(holding.load(), 2);
+  open_db.set_value();
+  const std::uint64_t total = 3 * kOpsEach;
+  for (int i = 0; i < 1000 && db_->write_stats().units < units_before + kBlockers + total; ++i)
+    std::this_thread::sleep_for(5ms);
+  ASSERT_GE(db_->write_stats().units, units_before + kBlockers + total);
+  std::this_thread::sleep_for(100ms);  // the completions follow the commit at once
+  open_pool.set_value();
+
+  auto seen = watcher->wait_events(total);
+  ASSERT_EQ(seen.size(), total);
+  for (std::size_t i = 0; i < seen.size(); ++i) {
+    EXPECT_EQ(seen[i].version, static_cast<std::int64_t>(i) + 1);
+    EXPECT_FALSE(seen[i].ack);
+  }
+  EXPECT_GT(watcher->largest_batch(), 1u);
+  for (auto& w : writers) {
+    auto ev = w->wait_events(total);
+    ASSERT_EQ(ev.size(), total) << w->client_id();
+    for (std::size_t i = 0; i < ev.size(); ++i) {
+      // Every version once, in order; its own as acks, the others' as ops.
+      EXPECT_EQ(ev[i].version, static_cast<std::int64_t>(i) + 1) << w->client_id();
+      EXPECT_EQ(ev[i].ack, ev[i].src == w->client_id()) << w->client_id() << " " << i;
+      EXPECT_EQ(ev[i].src, seen[i].src) << w->client_id() << " " << i;
+    }
+  }
+  std::lock_guard lock(errors_mu);
+  EXPECT_TRUE(errors.empty()) << errors.front();
+  EXPECT_EQ(fetch(alice_, "d")->version, static_cast<std::int64_t>(total) + 1);
 }
 
 TEST_P(HubTest, ConcurrentOpsAreTransformedAndDuplicatesAreNotAppliedTwice) {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -77,6 +78,12 @@ class DocListener {
   /// another path): everyone's ops, in version order, each exactly once from
   /// the version the subscription started at.
   virtual void on_op(const CommittedOpPtr& op) = 0;
+  /// Several consecutive ops made durable together (a group commit), none of
+  /// them this listener's client's own: as on_op for each, in order, which is
+  /// what the default does. An adapter can send them as one batch.
+  virtual void on_ops(std::span<const CommittedOpPtr> ops) {
+    for (const auto& op : ops) on_op(op);
+  }
   /// Another client's presence on this document (already transformed to the
   /// current version), or its removal (value empty). `src` is the client id
   /// of the connection it came from (its own ops move it as its own).

@@ -7,7 +7,9 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <utility>
+#include <vector>
 
 #include "core/hex.hpp"
 #include "core/json_body.hpp"
@@ -108,6 +110,34 @@ class SharedbContext {
     return slot.message;
   }
 
+  /// Ops made durable together, as one batch of frames every subscriber
+  /// shares (the fan-out asks for the same span once per subscriber).
+  net::SharedMessage ops_message(std::span<const CommittedOpPtr> ops) const {
+    struct Last {
+      const SharedbContext* ctx = nullptr;
+      const CommittedOpPtr* data = nullptr;
+      std::size_t size = 0;
+      CommittedOpPtr first, back;  // held, so their addresses are not reused meanwhile
+      net::SharedMessage message;
+    };
+    thread_local Last last;
+    if (last.ctx == this && last.data == ops.data() && last.size == ops.size() &&
+        last.first == ops.front() && last.back == ops.back()) {
+      return last.message;
+    }
+    std::vector<std::string> texts;
+    texts.reserve(ops.size());
+    for (const auto& op : ops) texts.push_back(sdb::op_message(*op));
+    std::vector<std::string_view> views(texts.begin(), texts.end());
+    last.ctx = this;
+    last.data = ops.data();
+    last.size = ops.size();
+    last.first = ops.front();
+    last.back = ops.back();
+    last.message = net::SharedMessage::frames(views);
+    return last.message;
+  }
+
  private:
   std::string mac_of(const Principal& p, std::string_view random_part) const {
     std::string msg = p.tenant_id;
@@ -140,6 +170,7 @@ class Listener final : public DocListener {
   Listener(std::weak_ptr<Conn> conn, std::string doc_id, Kind kind, std::string src)
       : conn_(std::move(conn)), doc_id_(std::move(doc_id)), kind_(kind), src_(std::move(src)) {}
   void on_op(const CommittedOpPtr& op) override;
+  void on_ops(std::span<const CommittedOpPtr> ops) override;
   void on_presence(std::string_view presence_id, std::string_view value_json, std::int64_t version,
                    std::string_view src) override;
   void on_ended(const Ended& why) override;
@@ -291,6 +322,10 @@ class Conn final : public std::enable_shared_from_this<Conn> {
   void deliver_op(const Listener* l, const CommittedOpPtr& op) {
     if (auto* s = l->current_session()) s->send_shared(ctx_->op_message(op));
   }
+  void deliver_ops(const Listener* l, std::span<const CommittedOpPtr> ops) {
+    if (ops.empty()) return;
+    if (auto* s = l->current_session()) s->send_shared(ctx_->ops_message(ops));
+  }
   void deliver_presence(const Listener* l, std::string_view presence_id,
                         std::string_view value_json, std::int64_t version, std::string_view src) {
     std::shared_ptr<net::WebSocketSession> s;
@@ -389,7 +424,12 @@ class Conn final : public std::enable_shared_from_this<Conn> {
     {
       std::lock_guard lock(mu_);
       // A reconnecting client offers the id it had; it keeps it if it is its own.
-      if (r.client_id && ctx_->owns_client_id(principal_, *r.client_id)) src_ = *r.client_id;
+      // Not once it subscribed: the documents know its subscriptions by the
+      // id (its own ops come back as acks only, placed among the others').
+      if (r.client_id && docs_.empty() && presence_.empty() &&
+          ctx_->owns_client_id(principal_, *r.client_id)) {
+        src_ = *r.client_id;
+      }
       src = src_;
     }
     send(sdb::handshake_reply(src));
@@ -725,6 +765,10 @@ class Conn final : public std::enable_shared_from_this<Conn> {
 void Listener::on_op(const CommittedOpPtr& op) {
   if (kind_ != Kind::kOps) return;
   if (auto c = conn_.lock()) c->deliver_op(this, op);
+}
+void Listener::on_ops(std::span<const CommittedOpPtr> ops) {
+  if (kind_ != Kind::kOps) return;
+  if (auto c = conn_.lock()) c->deliver_ops(this, ops);
 }
 void Listener::on_presence(std::string_view presence_id, std::string_view value_json,
                            std::int64_t version, std::string_view src) {

@@ -162,6 +162,27 @@ class FakeSync final : public SyncService {
         if (auto l = w.lock(); l && l->client_id() != s.src) l->on_op(op);
     });
   }
+  // Commits inserts at 0 from these srcs as one group: subscribers whose
+  // client submitted none of them get them through on_ops.
+  void commit_batch(const std::string& doc_id, const std::vector<std::string>& srcs) {
+    run_sync([=, this] {
+      Doc& d = docs_[doc_id];
+      std::vector<CommittedOpPtr> ops;
+      for (const auto& src : srcs) {
+        auto op = std::make_shared<CommittedOp>();
+        op->doc_id = doc_id;
+        op->src = src;
+        op->seq = 1;
+        op->op = ot::make_insert(0, src);
+        op->version = static_cast<std::int64_t>(d.log.size());
+        d.texts.push_back(*ot::apply_text(d.texts.back(), op->op));
+        d.log.push_back(op);
+        ops.push_back(op);
+      }
+      for (auto& w : listeners_[doc_id])
+        if (auto l = w.lock()) l->on_ops(ops);
+    });
+  }
   void snapshot_at(const Principal& p, std::string_view doc_id, std::int64_t version,
                    Callback<Snapshot> done) override {
     post([=, this, id = std::string(doc_id)] {
@@ -261,7 +282,23 @@ class FakeSession final : public net::WebSocketSession {
  public:
   bool send_text(std::string message) override { return push(std::move(message), nullptr); }
   bool send_shared(net::SharedMessage message) override {
-    return push(std::string(message.text()), message.text().data());
+    if (!message.is_batch()) return push(std::string(message.text()), message.text().data());
+    // A batch: its frames (server frames: unmasked text, FIN set) one by one.
+    std::string_view b = message.text();
+    std::size_t at = 0;
+    while (at < b.size()) {
+      EXPECT_EQ(static_cast<unsigned char>(b[at]), 0x81);
+      std::uint64_t len = static_cast<unsigned char>(b[at + 1]);
+      std::size_t header = 2;
+      const std::size_t ext = len == 126 ? 2 : len == 127 ? 8 : 0;
+      if (ext > 0) len = 0;
+      for (std::size_t i = 0; i < ext; ++i)
+        len = len << 8 | static_cast<unsigned char>(b[at + 2 + i]);
+      header += ext;
+      if (!push(std::string(b.substr(at + header, len)), b.data())) return false;
+      at += header + len;
+    }
+    return true;
   }
   void close(net::CloseCode code, std::string) override {
     std::lock_guard lock(mu_);
@@ -374,6 +411,11 @@ TEST_F(SharedbAdapter, HandshakeIssuesAnIdTheSameUserMayResume) {
 
   Client again(c, sync, user("u1"));
   EXPECT_EQ(again.send({{"a", "hs"}, {"id", id}, {"protocol", 1}})["id"], id);
+  // Once it subscribed, a connection keeps its id through another hs.
+  Client fresh(c, sync, user("u1"));
+  std::string fresh_id = fresh.hs();
+  fresh.send({{"a", "s"}, {"c", "docs"}, {"d", "d1"}});
+  EXPECT_EQ(fresh.send({{"a", "hs"}, {"id", id}, {"protocol", 1}})["id"], fresh_id);
   Client other(c, sync, user("u2"));  // another user cannot take it over
   EXPECT_NE(other.send({{"a", "hs"}, {"id", id}, {"protocol", 1}})["id"], id);
   EXPECT_NE(other.send({{"a", "hs"}, {"id", "forged.id"}})["id"], "forged.id");
@@ -430,6 +472,33 @@ TEST_F(SharedbAdapter, BroadcastIsSerialisedOnceForEverySubscriber) {
   std::size_t ib = b.session->read_index() - 1, id = d.session->read_index() - 1;
   ASSERT_NE(b.session->shared_ptr_of(ib), nullptr);
   EXPECT_EQ(b.session->shared_ptr_of(ib), d.session->shared_ptr_of(id));
+}
+
+// Ops committed together go to every subscriber as one batch of frames,
+// serialised once: each subscriber's queue holds the same bytes.
+TEST_F(SharedbAdapter, OpsCommittedTogetherAreOneSharedBatch) {
+  auto c = ctx();
+  Client b(c, sync, user("u2")), d(c, sync, user("u3"));
+  for (Client* x : {&b, &d}) {
+    x->hs();
+    x->send({{"a", "s"}, {"c", "docs"}, {"d", "d1"}});
+  }
+  sync.commit_batch("d1", {"x", "yy", std::string(300, 'z')});  // 300: a 16-bit frame length
+  for (Client* x : {&b, &d}) {
+    EXPECT_EQ(x->next(),
+              json::parse(R"({"a":"op","c":"docs","d":"d1","v":1,"src":"x","seq":1,"op":["x"]})"));
+    EXPECT_EQ(
+        x->next(),
+        json::parse(R"({"a":"op","c":"docs","d":"d1","v":2,"src":"yy","seq":1,"op":["yy"]})"));
+    json third = x->next();
+    EXPECT_EQ(third["v"], 3);
+    EXPECT_EQ(third["op"][0], std::string(300, 'z'));
+  }
+  std::size_t ib = b.session->read_index() - 1, id = d.session->read_index() - 1;
+  ASSERT_NE(b.session->shared_ptr_of(ib), nullptr);
+  EXPECT_EQ(b.session->shared_ptr_of(ib), d.session->shared_ptr_of(id));
+  EXPECT_EQ(b.session->shared_ptr_of(ib), b.session->shared_ptr_of(ib - 2));  // one buffer
+  EXPECT_EQ(sync.text("d1"), std::string(300, 'z') + "yyxhello");
 }
 
 TEST_F(SharedbAdapter, SubscribeOrFetchFromAVersionSendsTheMissedOpsFirst) {

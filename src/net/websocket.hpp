@@ -3,6 +3,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -17,20 +18,37 @@ struct SharedMessageAccess;
 /// no copy per subscriber. Cheap to copy (a reference count); thread-safe. The
 /// server's memory budget (ServerOptions::ws_max_total_queued_bytes) counts its
 /// bytes once while any session of that server still has it queued.
+///
+/// A batch (SharedMessage::frames) is several text messages framed once for
+/// every session: one queue entry and one buffer per subscriber instead of
+/// one per message, delivered as consecutive frames in order.
 class SharedMessage {
  public:
   SharedMessage() = default;
-  explicit SharedMessage(std::string text) : body_(std::make_shared<Body>(std::move(text))) {}
+  explicit SharedMessage(std::string text) : body_(std::make_shared<Body>(std::move(text), 0)) {}
+  /// The texts as consecutive WebSocket text frames (server to client, so
+  /// unmasked and the same bytes for every session). No texts: an empty
+  /// SharedMessage, which send_shared refuses.
+  static SharedMessage frames(std::span<const std::string_view> texts);
+  /// One message's text; for a batch, its framed bytes (headers included).
   std::string_view text() const {
     return body_ ? std::string_view(body_->text) : std::string_view();
   }
   std::size_t size() const { return body_ ? body_->text.size() : 0; }
+  /// Made by frames(): text() is framed bytes.
+  bool is_batch() const { return body_ && body_->frames > 0; }
+  /// Messages it carries: 1, or a batch's count (0 when empty).
+  std::size_t message_count() const {
+    if (!body_) return 0;
+    return body_->frames == 0 ? 1 : body_->frames;
+  }
 
  private:
   friend struct detail::SharedMessageAccess;
   struct Body {
-    explicit Body(std::string t) : text(std::move(t)) {}
+    Body(std::string t, std::uint32_t n) : text(std::move(t)), frames(n) {}
     const std::string text;
+    const std::uint32_t frames;  ///< 0: one message (unframed); else framed messages in text
     std::atomic<const void*> owner{nullptr};  ///< the server whose budget counts it
     std::atomic<std::uint32_t> holders{0};    ///< queue entries of that server holding it
   };

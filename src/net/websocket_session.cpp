@@ -50,7 +50,8 @@ namespace {
 // After a message, a read buffer larger than this is given back, so one large
 // message does not pin its size for the life of an idle connection.
 constexpr std::size_t kKeepReadBuffer = 4096;
-// Frames per sendmsg (two iovecs each: header and payload).
+// Queue entries per sendmsg (two iovecs each: header and payload; a batch
+// framed already is one).
 constexpr std::size_t kFramesPerWrite = 128;
 // What one read takes from the socket (a buffer per I/O thread, not per
 // connection: an idle connection holds no read buffer).
@@ -90,6 +91,12 @@ class Outbound {
 
   std::string_view view() const { return shared_ ? std::string_view(shared_->text) : owned_; }
   std::size_t size() const { return shared_ ? shared_->text.size() : owned_.size(); }
+  // A batch of messages framed already (SharedMessage::frames): written as is.
+  bool framed() const { return shared_ && shared_->frames > 0; }
+  // Messages it carries (what the queue bounds count).
+  std::size_t messages() const { return framed() ? shared_->frames : 1; }
+  // Bytes on the wire.
+  std::size_t wire_size() const { return framed() ? size() : frame_header_size(size()) + size(); }
   WsOpcode opcode() const { return opcode_; }
   bool control() const { return (static_cast<unsigned>(opcode_) & 0x8) != 0; }
 
@@ -217,7 +224,8 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     const char* full = nullptr;
     const std::size_t count = queued_count_ + writing_count_.load(std::memory_order_relaxed);
     const std::size_t bytes = queued_bytes_ + writing_bytes_.load(std::memory_order_relaxed);
-    if (count >= o.ws_max_queued_messages) {
+    const std::size_t messages = message.messages();
+    if (count + messages > o.ws_max_queued_messages) {
       full = "messages";
     } else if (bytes + message.size() > o.ws_max_queued_bytes) {
       full = "bytes";
@@ -231,7 +239,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
       return false;
     }
     queued_bytes_ += message.size();
-    ++queued_count_;
+    queued_count_ += messages;
     pending_.push_back(std::move(message));
     if (write_scheduled_) return true;  // the write loop will pick it up
     write_scheduled_ = true;
@@ -580,7 +588,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     for (std::size_t i = write_index_; i < last; ++i) {
       const Outbound& m = writing_[i];
       unsigned char* h = headers[i - write_index_];
-      const std::size_t hn = write_frame_header(h, m.opcode(), m.size());
+      const std::size_t hn = m.framed() ? 0 : write_frame_header(h, m.opcode(), m.size());
       std::size_t skip = i == write_index_ ? write_offset_ : 0;
       if (skip < hn) {
         iov[count++] = {h + skip, hn - skip};
@@ -623,7 +631,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     bool close_out = false;
     while (n > 0 && write_index_ < writing_.size()) {
       Outbound& m = writing_[write_index_];
-      const std::size_t left = frame_header_size(m.size()) + m.size() - write_offset_;
+      const std::size_t left = m.wire_size() - write_offset_;
       if (n < left) {
         write_offset_ += n;
         break;
@@ -633,7 +641,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
         close_out = true;
       } else if (!m.control()) {
         bytes += m.size();
-        ++frames;
+        frames += m.messages();
       }
       m.release();  // the budget and the bytes, now
       ++write_index_;
@@ -660,7 +668,7 @@ class WsSession final : public Connection, public std::enable_shared_from_this<W
     for (std::size_t i = from; i < writing_.size(); ++i) {
       if (!writing_[i].control()) {
         bytes += writing_[i].size();
-        ++frames;
+        frames += writing_[i].messages();
       }
     }
     if (from < writing_.size()) writing_.resize(from);

@@ -317,6 +317,18 @@ TEST_F(WebSocketIdle, PeerThatAnswersPingsStays) {
 
 // --- fan-out ------------------------------------------------------------------
 
+// Message i of a "batch" command: 0, 125, 126, 65535 and 65536 bytes are
+// among the lengths (the edges of the three frame header sizes).
+std::string batch_text(std::size_t i) {
+  static constexpr std::size_t kLengths[] = {0, 1, 125, 126, 127, 65535, 65536, 70000, 3};
+  std::string digits = std::to_string(i);
+  std::string out;
+  const std::size_t len = kLengths[i % std::size(kLengths)];
+  while (out.size() < len) out += digits;
+  out.resize(len);
+  return out;
+}
+
 // Every session of /ws/hub, and commands to send to them from the I/O thread of
 // the connection that asked (so nothing is written while a command runs: the
 // queues are exactly what the command put there).
@@ -351,6 +363,18 @@ class HubHandler final : public WebSocketHandler {
     if (cmd == "shared") {  // one message of n bytes to every session
       SharedMessage msg(std::string(n, 's'));
       for (auto& s : snapshot()) results.push_back(s->send_shared(msg));
+    } else if (cmd == "batch") {  // "before", a batch of n framed messages, "after"; to every
+                                  // session. Message i is i's digits repeated to a length
+                                  // that walks through the three header sizes.
+      std::vector<std::string> texts;
+      for (std::size_t i = 0; i < n; ++i) texts.push_back(batch_text(i));
+      std::vector<std::string_view> views(texts.begin(), texts.end());
+      SharedMessage msg = SharedMessage::frames(views);
+      for (auto& s : snapshot()) {
+        results.push_back(s->send_text("before"));
+        results.push_back(s->send_shared(msg));
+        results.push_back(s->send_text("after"));
+      }
     } else if (cmd == "private") {  // n bytes to every session, a copy each
       for (auto& s : snapshot()) results.push_back(s->send_text(std::string(n, 'p')));
     } else if (cmd == "count") {  // n one-byte messages to this session
@@ -488,6 +512,59 @@ TEST_F(FanOutFixture, PerSocketQueueIsBoundedInMessages) {
   EXPECT_FALSE(sent[10]);  // the 11th would pass the bound: refused, and the socket closed
   EXPECT_EQ(c.read_until_closed(), 1013);
   EXPECT_TRUE(testing::eventually([&] { return server->server().stats().ws_queued_bytes == 0; }));
+}
+
+// A batch framed once reaches every session as its messages, in order, between
+// what was sent before and after it; the shared bytes count once.
+TEST_F(FanOutFixture, FramedBatchArrivesAsItsMessagesInOrder) {
+  auto o = options();
+  o.ws_max_queued_bytes = 1 << 20;  // the batch is about 400 KB
+  start(o);
+  WsClient a, b;
+  for (auto* cl : {&a, &b}) ASSERT_FALSE(cl->connect(server->port(), "/ws/hub"));
+  ASSERT_TRUE(hub->opened.wait_at_least(2));
+  constexpr std::size_t kMessages = 20;
+  command(a, "batch:" + std::to_string(kMessages));
+  EXPECT_EQ(results(), std::vector<bool>(6, true));
+  std::size_t batch_bytes = 0;
+  for (std::size_t i = 0; i < kMessages; ++i) {
+    const std::size_t n = batch_text(i).size();
+    batch_bytes += n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
+  }
+  // Queued right after the command (nothing written yet: one I/O thread):
+  // the batch once, and 2 x ("before" + "after").
+  EXPECT_EQ(queued_after(), batch_bytes + 2 * (6 + 5));
+  for (auto* cl : {&a, &b}) {
+    EXPECT_EQ(cl->read_text(), "before");
+    for (std::size_t i = 0; i < kMessages; ++i) ASSERT_EQ(cl->read_text(), batch_text(i)) << i;
+    EXPECT_EQ(cl->read_text(), "after");
+  }
+  EXPECT_TRUE(testing::eventually([&] { return server->server().stats().ws_queued_bytes == 0; }));
+}
+
+// The queue's message bound counts a batch's messages, not one entry.
+TEST_F(FanOutFixture, FramedBatchCountsItsMessagesAgainstTheBound) {
+  auto o = options();
+  o.ws_max_queued_messages = 10;
+  o.ws_max_queued_bytes = 1 << 20;
+  start(o);
+  WsClient c;
+  ASSERT_FALSE(c.connect(server->port(), "/ws/hub"));
+  command(c, "batch:9");  // "before" and 9 fit; "after" would be the 11th
+  EXPECT_EQ(results(), (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(c.read_until_closed(), 1013);
+}
+
+TEST(SharedMessage, FramesOfNothingIsNoMessage) {
+  EXPECT_EQ(SharedMessage::frames({}).message_count(), 0u);
+  std::string_view two[] = {"a", "bc"};
+  auto m = SharedMessage::frames(two);
+  EXPECT_EQ(m.message_count(), 2u);
+  EXPECT_EQ(m.text(), std::string_view("\x81\x01"
+                                       "a\x81\x02"
+                                       "bc",
+                                       7));
+  EXPECT_EQ(SharedMessage("x").message_count(), 1u);
 }
 
 TEST_F(FanOutFixture, PerSocketQueueIsBoundedInBytes) {

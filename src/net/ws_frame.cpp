@@ -1,5 +1,7 @@
 #include "net/detail/ws_frame.hpp"
 
+#include "net/websocket.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -248,3 +250,24 @@ WsEvent WsFrameReader::next(char*& p, char* end) {
 }
 
 }  // namespace office::net::detail
+
+namespace office::net {
+
+SharedMessage SharedMessage::frames(std::span<const std::string_view> texts) {
+  if (texts.empty()) return {};
+  std::size_t total = 0;
+  for (auto t : texts) total += detail::frame_header_size(t.size()) + t.size();
+  std::string out;
+  out.resize(total);
+  auto* p = reinterpret_cast<unsigned char*>(out.data());
+  for (auto t : texts) {
+    p += detail::write_frame_header(p, detail::WsOpcode::kText, t.size());
+    if (!t.empty()) std::memcpy(p, t.data(), t.size());
+    p += t.size();
+  }
+  SharedMessage m;
+  m.body_ = std::make_shared<Body>(std::move(out), static_cast<std::uint32_t>(texts.size()));
+  return m;
+}
+
+}  // namespace office::net
