@@ -158,10 +158,11 @@ class Database {
   virtual bool healthy() const = 0;
   /// Group-commit counters since open (for metrics, benchmarks and tests).
   struct WriteStats {
-    std::uint64_t batches = 0;  ///< committed transactions
-    std::uint64_t units = 0;    ///< write() calls committed in them
-    std::uint64_t retries = 0;  ///< callback re-runs after retryable failures
-    std::size_t waiting = 0;    ///< write() calls waiting to run their callback now
+    std::uint64_t batches = 0;      ///< committed transactions
+    std::uint64_t units = 0;        ///< write() calls committed in them
+    std::uint64_t retries = 0;      ///< callback re-runs after retryable failures
+    std::size_t waiting = 0;        ///< write() calls waiting to run their callback now
+    std::uint64_t checkpoints = 0;  ///< SQLite: WAL checkpoint passes off the committer
   };
   virtual WriteStats write_stats() const = 0;
   /// "sqlite" or "postgres".
@@ -192,6 +193,11 @@ struct SqliteOptions {
   bool synchronous_full =
       true;  ///< FULL: fsync on every commit; NORMAL may lose the last commits on power loss
   std::size_t max_idle_readers = 16;  ///< read-only connections kept open between read() calls
+  /// WAL checkpoints (docs/storage.md): a thread of their own copies new WAL
+  /// frames into the database file every `checkpoint_interval` while commits
+  /// come, and once the WAL has `checkpoint_pages` frames it is started over.
+  std::chrono::milliseconds checkpoint_interval{20};
+  std::size_t checkpoint_pages = 10000;
   WriteOptions writes;
 };
 

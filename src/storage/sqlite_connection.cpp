@@ -173,17 +173,8 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
     const char* sync =
         options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL";
     if (sqlite3_exec(db, sync, nullptr, nullptr, nullptr) != SQLITE_OK) return fail("synchronous");
-    // Checkpoint every 10,000 WAL pages (about 40 MiB) instead of SQLite's
-    // 1,000. A checkpoint copies each page once however often it was
-    // rewritten since the last one, and with a thousand documents being
-    // edited the same pages (each document's end of the op log, its row)
-    // are rewritten on every commit: ten times fewer checkpoints copied far
-    // fewer pages, on the thread that commits (1,000 documents x 2 editors:
-    // op-to-ack p50 127 -> 22 ms, docs/benchmarks.md).
-    if (sqlite3_exec(db, "PRAGMA wal_autocheckpoint=10000", nullptr, nullptr, nullptr) !=
-        SQLITE_OK) {
-      return fail("wal_autocheckpoint");
-    }
+    // Checkpoints: the database's writer connection replaces SQLite's
+    // automatic checkpoint with its own (sqlite_database.cpp, Checkpointer).
   }
   // 32 MiB of page cache (SQLite's default is 2 MiB), allocated as used: with
   // a thousand documents being edited, the op log's and the catalogue's
