@@ -31,9 +31,10 @@ void fail_later(ThreadPool& pool, std::shared_ptr<SyncService::Callback<T>> done
 
 Error doc_not_found() { return Error::not_found("document not found"); }
 
-// How often, at most, a document's commits also move its catalogue row
-// (version, size, update time): see oplog::append.
-constexpr std::int64_t kCatalogueEveryMs = 1000;
+// How often the catalogue rows (version, size, update time) of documents
+// being edited catch up with them: all of them in one write (Hub::
+// flush_catalogue), not a row update in every document's commits.
+constexpr std::chrono::milliseconds kCatalogueEvery{1000};
 
 // The op that turns `from` into `to` (UTF-8): keep the common prefix and
 // suffix, replace the middle. Positions in code points.
@@ -586,13 +587,8 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     }
     CommittedOpPtr shared = op;
     const bool create = op->kind == CommittedOp::Kind::kCreate && !in_catalogue_;
-    const bool update_catalogue =
-        op->kind == CommittedOp::Kind::kCreate || op->ts_ms - catalogue_ms_ >= kCatalogueEveryMs;
-    if (update_catalogue) {
-      catalogue_ms_ = op->ts_ms;
-    } else {
-      arm_catalogue_flush();  // the row catches up a second later, even if this was the last op
-    }
+    // A create writes its row; later ops move it through Hub::note_catalogue.
+    const bool update_catalogue = op->kind == CommittedOp::Kind::kCreate;
     AccessResolver& access = hub_.access_;
     auto self = shared_from_this();
     const std::int64_t version = op->version;
@@ -709,6 +705,10 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
     durable_version_ = last.version + 1;
     durable_ts_ms_ = last.ts_ms;
     hub_.ops_committed_ += batch_.size();
+    if (in_catalogue_) {  // (a create's commit wrote its row)
+      hub_.note_catalogue(key_, tenant_, id_, durable_version_,
+                          static_cast<std::int64_t>(durable_.length()), durable_ts_ms_);
+    }
 
     live_.clear();
     for (std::size_t i = 0; i < listeners_.size();) {
@@ -790,41 +790,6 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
         },
         affinity_);
     if (!accepted) milestone_version_ = version - hub_.options_.milestone_every / 2;  // retry soon
-  }
-
-  // A commit left the documents row behind (at most one a second moves it):
-  // a second later the row gets the durable version, size and time, so lists
-  // are never more than about a second stale, also after the last keystroke.
-  void arm_catalogue_flush() {
-    if (catalogue_flush_armed_) return;
-    catalogue_flush_armed_ = true;
-    std::weak_ptr<OpenDoc> weak = weak_from_this();
-    hub_.scheduler_.after(std::chrono::milliseconds(kCatalogueEveryMs), [weak] {
-      if (auto d = weak.lock()) (void)d->exec.try_post([d] { d->flush_catalogue(); });
-    });
-  }
-
-  void flush_catalogue() {
-    catalogue_flush_armed_ = false;
-    if (evicted || !loaded_ || !durable_exists_) return;
-    if (!pending_.empty()) return arm_catalogue_flush();  // after those commits
-    const std::int64_t version = durable_version_;
-    const std::int64_t ts = durable_ts_ms_;
-    const auto size = static_cast<std::int64_t>(durable_.length());
-    catalogue_ms_ = ts;
-    std::string tenant = tenant_;
-    std::string id = id_;
-    bool accepted = hub_.db_.write_async(
-        [version, ts, size, tenant, id](storage::Tx& tx) -> Status {
-          return oplog::update_row(tx, tenant, id, version, size, ts);
-        },
-        [id](const Status& st) {
-          if (!st && st.error().code != ErrorCode::kNotFound)
-            spdlog::warn("docs: catalogue row of document {} not updated: {}", id,
-                         st.error().message);
-        },
-        affinity_);
-    if (!accepted) arm_catalogue_flush();  // the database is busy: later
   }
 
   void finish_close() {
@@ -936,8 +901,6 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
   std::vector<CommittedOpPtr> ops_;
   std::vector<Live> live_;
   std::int64_t milestone_version_ = 0;
-  std::int64_t catalogue_ms_ = 0;  // when a commit last moved the documents row
-  bool catalogue_flush_armed_ = false;
   std::int64_t last_active_ms_ = 0;
   std::vector<Listener> listeners_;
   std::vector<Presence> presences_;
@@ -957,6 +920,48 @@ Hub::Hub(storage::Database& db, AccessResolver& access, ThreadPool& pool, const 
       options_(options) {
   const auto period = std::max(std::chrono::milliseconds(1000), options_.idle_evict / 4);
   sweep_timer_ = scheduler_.every(period, [this] { sweep(); });
+  catalogue_timer_ = scheduler_.every(kCatalogueEvery, [this] { flush_catalogue(); });
+}
+
+void Hub::note_catalogue(const Key& key, const std::string& tenant, const std::string& id,
+                         std::int64_t version, std::int64_t size, std::int64_t ts_ms) {
+  std::lock_guard lock(catalogue_mu_);
+  auto [it, fresh] = catalogue_.try_emplace(key);
+  if (fresh) {
+    it->second.tenant = tenant;
+    it->second.id = id;
+  }
+  it->second.version = version;
+  it->second.size = size;
+  it->second.ts_ms = ts_ms;
+}
+
+void Hub::flush_catalogue() {
+  std::unordered_map<Key, CatalogueRow> rows;
+  {
+    std::lock_guard lock(catalogue_mu_);
+    rows.swap(catalogue_);
+  }
+  if (rows.empty()) return;
+  auto shared = std::make_shared<std::unordered_map<Key, CatalogueRow>>(std::move(rows));
+  const std::size_t n = shared->size();
+  // update_row never moves a row back, so this may land after a milestone's.
+  bool accepted = db_.write_async(
+      [shared](storage::Tx& tx) -> Status {
+        for (const auto& [key, r] : *shared) {
+          if (Status st = oplog::update_row(tx, r.tenant, r.id, r.version, r.size, r.ts_ms); !st) {
+            return st;
+          }
+        }
+        return {};
+      },
+      [n](const Status& st) {
+        if (!st) spdlog::warn("docs: {} catalogue rows not updated: {}", n, st.error().message);
+      });
+  if (!accepted) {  // the database is busy: next time, unless a newer row came meanwhile
+    std::lock_guard lock(catalogue_mu_);
+    for (auto& [key, r] : *shared) catalogue_.try_emplace(key, std::move(r));
+  }
 }
 
 Hub::~Hub() { shutdown(std::chrono::milliseconds(0)); }
@@ -1142,6 +1147,7 @@ void Hub::shutdown(std::chrono::milliseconds wait) {
     for (auto& [k, d] : docs_) docs.push_back(d);
   }
   scheduler_.cancel(sweep_timer_);
+  scheduler_.cancel(catalogue_timer_);
   struct Latch {
     std::mutex mu;
     std::condition_variable cv;
@@ -1165,6 +1171,8 @@ void Hub::shutdown(std::chrono::milliseconds wait) {
   if (!latch->cv.wait_for(lock, wait, [&] { return latch->left == 0; }) && !docs.empty()) {
     spdlog::warn("docs: {} documents still had commits in flight at shutdown", latch->left);
   }
+  lock.unlock();
+  flush_catalogue();  // the milestones moved most rows; these are the rest
 }
 
 Hub::Stats Hub::stats() const {

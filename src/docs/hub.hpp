@@ -110,6 +110,18 @@ class Hub final : public SyncService, public AccessObserver {
   void dispatch(std::string_view tenant, std::string_view doc, Callback<T>& done, F&& fn);
   void forget(const Key& key, const OpenDoc* doc);
   void sweep();
+  // A document's durable state, for its catalogue row: every open document
+  // being edited notes it; once a second one write moves all those rows.
+  struct CatalogueRow {
+    std::string tenant;
+    std::string id;
+    std::int64_t version = 0;
+    std::int64_t size = 0;
+    std::int64_t ts_ms = 0;
+  };
+  void note_catalogue(const Key& key, const std::string& tenant, const std::string& id,
+                      std::int64_t version, std::int64_t size, std::int64_t ts_ms);
+  void flush_catalogue();
 
   storage::Database& db_;
   AccessResolver& access_;
@@ -118,6 +130,9 @@ class Hub final : public SyncService, public AccessObserver {
   Scheduler& scheduler_;
   HubOptions options_;
   Scheduler::TimerId sweep_timer_ = 0;
+  Scheduler::TimerId catalogue_timer_ = 0;
+  std::mutex catalogue_mu_;
+  std::unordered_map<Key, CatalogueRow> catalogue_;  // guarded by catalogue_mu_
 
   mutable std::mutex mu_;
   std::unordered_map<Key, std::shared_ptr<OpenDoc>> docs_;  // guarded by mu_
