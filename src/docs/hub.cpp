@@ -720,40 +720,32 @@ class Hub::OpenDoc : public std::enable_shared_from_this<Hub::OpenDoc> {
       live_.push_back({std::move(l), &listeners_[i].client_id, false});
       ++i;
     }
-    if (batch_.size() == 1) {
-      const CommittedOpPtr& op = batch_.front().op;
-      for (auto& w : batch_.front().waiters) w.done(std::move(w.result));
-      for (auto& l : live_) {
-        if (*l.client_id != op->src || op->src.empty()) l.listener->on_op(op);
-      }
-    } else {
-      // A client that submitted one of these ops must see its acknowledgement
-      // after the ops before it and before the ops after it: it gets them one
-      // at a time around its acks. Everyone else gets the batch at once.
-      ops_.clear();
-      for (auto& p : batch_) ops_.push_back(p.op);
-      for (auto& l : live_) {
-        if (l.client_id->empty()) continue;
-        for (const auto& op : ops_) {
-          if (op->src == *l.client_id) {
-            l.submitter = true;
-            break;
-          }
+    // A client that submitted one of these ops must see its acknowledgement
+    // after the ops before it and before the ops after it: it gets them one
+    // at a time around its acks. Everyone else gets them in one call.
+    ops_.clear();
+    for (auto& p : batch_) ops_.push_back(p.op);
+    for (auto& l : live_) {
+      if (l.client_id->empty()) continue;
+      for (const auto& op : ops_) {
+        if (op->src == *l.client_id) {
+          l.submitter = true;
+          break;
         }
       }
-      for (auto& p : batch_) {
-        for (auto& l : live_) {
-          if (l.submitter && (*l.client_id != p.op->src || p.op->src.empty())) {
-            l.listener->on_op(p.op);
-          }
-        }
-        for (auto& w : p.waiters) w.done(std::move(w.result));
-      }
-      for (auto& l : live_) {
-        if (!l.submitter) l.listener->on_ops(ops_);
-      }
-      ops_.clear();
     }
+    for (auto& p : batch_) {
+      for (auto& l : live_) {
+        if (l.submitter && (*l.client_id != p.op->src || p.op->src.empty())) {
+          l.listener->on_op(p.op);
+        }
+      }
+      for (auto& w : p.waiters) w.done(std::move(w.result));
+    }
+    for (auto& l : live_) {
+      if (!l.submitter) l.listener->on_ops(ops_);
+    }
+    ops_.clear();
     live_.clear();
     const bool created = last.kind == CommittedOp::Kind::kCreate && !in_catalogue_;
     batch_.clear();

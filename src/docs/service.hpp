@@ -78,9 +78,10 @@ class DocListener {
   /// another path): everyone's ops, in version order, each exactly once from
   /// the version the subscription started at.
   virtual void on_op(const CommittedOpPtr& op) = 0;
-  /// Several consecutive ops made durable together (a group commit), none of
-  /// them this listener's client's own: as on_op for each, in order, which is
-  /// what the default does. An adapter can send them as one batch.
+  /// Consecutive ops made durable together (one, or several from a group
+  /// commit), none of them this listener's client's own: as on_op for each,
+  /// in order, which is what the default does. An adapter can send several
+  /// as one batch.
   virtual void on_ops(std::span<const CommittedOpPtr> ops) {
     for (const auto& op : ops) on_op(op);
   }

@@ -324,7 +324,9 @@ class Conn final : public std::enable_shared_from_this<Conn> {
   }
   void deliver_ops(const Listener* l, std::span<const CommittedOpPtr> ops) {
     if (ops.empty()) return;
-    if (auto* s = l->current_session()) s->send_shared(ctx_->ops_message(ops));
+    auto* s = l->current_session();
+    if (!s) return;
+    s->send_shared(ops.size() == 1 ? ctx_->op_message(ops.front()) : ctx_->ops_message(ops));
   }
   void deliver_presence(const Listener* l, std::string_view presence_id,
                         std::string_view value_json, std::int64_t version, std::string_view src) {
