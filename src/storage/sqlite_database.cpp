@@ -169,7 +169,7 @@ class ReaderPool {
 // own checkpoint ran on the committing thread every N frames and wrote (then
 // fsynced) tens of MiB at once: every commit's WAL fsync queued behind that
 // flush (with a thousand documents being edited, op-to-ack p99 went from
-// about 30 ms without checkpoints to 70-100 ms; docs/storage.md).
+// 23-32 ms without checkpoints to 79-122 ms; docs/benchmarks.md).
 //
 // - Every `interval`, if commits came since, a PASSIVE pass copies what is
 //   new, concurrently with later commits: each flush is small.
