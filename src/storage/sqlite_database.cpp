@@ -201,10 +201,11 @@ class Checkpointer {
   Checkpointer(const Checkpointer&) = delete;
   Checkpointer& operator=(const Checkpointer&) = delete;
 
-  // sqlite3_wal_hook's callback on the writer connection.
-  static int hook(void* self, sqlite3* db, const char* /*schema*/, int frames) {
-    static_cast<Checkpointer*>(self)->on_commit(db, frames);
-    return SQLITE_OK;
+  // Makes this the writer connection's checkpoint (replacing SQLite's
+  // automatic one); returns the connection.
+  std::unique_ptr<SqliteConnection> attach(std::unique_ptr<SqliteConnection> writer) {
+    sqlite3_wal_hook(writer->handle(), &Checkpointer::hook, this);
+    return writer;
   }
 
   std::uint64_t passes() const {
@@ -214,6 +215,12 @@ class Checkpointer {
 
  private:
   enum class Phase { kIdle, kRequested, kRunning, kDone };
+
+  // sqlite3_wal_hook's callback on the writer connection.
+  static int hook(void* self, sqlite3* db, const char* /*schema*/, int frames) {
+    static_cast<Checkpointer*>(self)->on_commit(db, frames);
+    return SQLITE_OK;
+  }
   static constexpr int kMaxPasses = 5;
   static constexpr int kFewFrames = 64;
 
@@ -295,12 +302,9 @@ class SqliteDatabase final : public Database {
                  SqliteConnectionOptions reader_options, std::size_t max_idle_readers,
                  WriteOptions write_options)
       : checkpointer_(std::move(checkpointer), checkpoint_pages, checkpoint_interval),
-        writer_handle_(writer->handle()),
-        writer_(std::make_unique<SqliteWriteConnection>(std::move(writer)), write_options),
-        readers_(std::move(reader_options), max_idle_readers == 0 ? 1 : max_idle_readers) {
-    // Replaces SQLite's automatic checkpoint on the writer connection.
-    sqlite3_wal_hook(writer_handle_, &Checkpointer::hook, &checkpointer_);
-  }
+        writer_(std::make_unique<SqliteWriteConnection>(checkpointer_.attach(std::move(writer))),
+                write_options),
+        readers_(std::move(reader_options), max_idle_readers == 0 ? 1 : max_idle_readers) {}
 
   Status write(const std::function<Status(Tx&)>& fn) override { return writer_.write(fn); }
 
@@ -359,8 +363,7 @@ class SqliteDatabase final : public Database {
 
  private:
   Checkpointer checkpointer_;  // destroyed after the writer: its hook points here
-  sqlite3* writer_handle_;
-  WriteLane writer_;  // owns the writer connection
+  WriteLane writer_;           // owns the writer connection
   mutable ReaderPool readers_;
 };
 
